@@ -1,0 +1,43 @@
+"""Capture-scoped devices: a laptop tab signed in through the QR handoff may run captures and nothing
+else. The device is re-checked on every request, so revoking or expiring it signs the tab out at once."""
+
+from django.contrib.auth import logout
+from django.http import HttpResponseForbidden
+from django.template.loader import render_to_string
+
+CAPTURE_DEVICE_SESSION_KEY = "capture_device_id"
+
+# URL-name prefixes a capture-scoped device may reach. Everything else answers 403.
+CAPTURE_ALLOWED_PREFIXES = ("capture:", "healthz", "logout", "home", "static")
+
+
+class CaptureScopeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.capture_device = None
+        device_id = request.session.get(CAPTURE_DEVICE_SESSION_KEY) if hasattr(request, "session") else None
+        if device_id is not None:
+            from capture.pairing.selectors import linked_device_active
+
+            device = linked_device_active(device_id=device_id, user=request.user)
+            if device is None:
+                logout(request)
+            else:
+                request.capture_device = device
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.capture_device is None:
+            return None
+        match = request.resolver_match
+        name = (
+            f"{match.namespace}:{match.url_name}"
+            if match and match.namespace
+            else (match.url_name if match else "")
+        )
+        if name and name.startswith(CAPTURE_ALLOWED_PREFIXES):
+            return None
+        html = render_to_string("capture_scope_forbidden.html", request=request)
+        return HttpResponseForbidden(html)

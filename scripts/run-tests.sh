@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Starts the project's own throwaway Redis (no persistence) unless REDIS_URL is set, runs pytest,
+# and always stops that Redis again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${TEST_REDIS_PORT:-6391}
+if [[ -z ${REDIS_URL:-} ]]; then
+  redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize yes \
+    --dir /tmp --logfile /tmp/undertone-test-redis.log --pidfile "/tmp/undertone-test-redis-$port.pid"
+  trap 'redis-cli -p '"$port"' shutdown nosave >/dev/null 2>&1 || true' EXIT
+  export REDIS_URL="redis://127.0.0.1:$port/0"
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+export DJANGO_SETTINGS_MODULE=undertone_web.settings.test
+.venv/bin/python -m pytest "$@"

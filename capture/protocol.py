@@ -1,0 +1,75 @@
+"""Wire format of the capture socket (docs/protocol.md). Pure functions; no I/O."""
+
+import struct
+from dataclasses import dataclass
+
+from .vad import FRAME_SAMPLES
+
+VERSION = 1
+HEADER = struct.Struct("<BBHI")
+FRAME_BYTES = FRAME_SAMPLES * 2
+FRAME_SECONDS = 0.2
+CHANNELS = (0, 1)
+
+# Close codes (docs/protocol.md). 4xxx are ours; 1009 is the standard "message too big".
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TAKEN_OVER = 4408
+CLOSE_FINISHED = 4409
+CLOSE_CONSENT = 4412
+CLOSE_TOO_LONG = 4413
+CLOSE_RATE = 4429
+CLOSE_TOO_BIG = 1009
+CLOSE_RESEND = 4500  # server lost queued audio (Redis restart): reconnect and resend
+
+
+class FrameError(ValueError):
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    channel: int
+    seq: int
+    pcm: bytes
+
+
+def decode_frame(data: bytes) -> AudioFrame:
+    if len(data) < HEADER.size:
+        raise FrameError("bad_header", f"frame shorter than the {HEADER.size}-byte header")
+    version, channel, _flags, seq = HEADER.unpack_from(data)
+    if version != VERSION:
+        raise FrameError("bad_version", f"protocol version {version} is not supported (use {VERSION})")
+    if channel not in CHANNELS:
+        raise FrameError("bad_channel", f"channel {channel} does not exist (0 or 1)")
+    pcm = data[HEADER.size :]
+    if len(pcm) != FRAME_BYTES:
+        raise FrameError("bad_payload", f"payload must be {FRAME_BYTES} bytes of PCM16, got {len(pcm)}")
+    return AudioFrame(channel=channel, seq=seq, pcm=bytes(pcm))
+
+
+def encode_frame(*, channel: int, seq: int, pcm: bytes) -> bytes:
+    return HEADER.pack(VERSION, channel, 0, seq) + pcm
+
+
+class TokenBucket:
+    """Sending-rate limit in seconds of audio: refills at `rate` seconds of audio per wall second and
+    holds at most `burst`, so a reconnect may resend a backlog quickly but not flood for long."""
+
+    def __init__(self, *, rate: float, burst: float, now: float):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def take(self, amount: float, *, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < amount:
+            return False
+        self.tokens -= amount
+        return True

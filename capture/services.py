@@ -1,0 +1,255 @@
+"""Writes of the capture pipeline. State transitions are guarded here; consumers and views only
+decode and delegate."""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import audio_store
+from .exceptions import ConsentMissing, InvalidTransition, SessionFinished, StaleWriter
+from .models import CaptureSession, CaptureWindow, LinkedDevice
+from .vad import ClosedWindow
+
+log = logging.getLogger(__name__)
+Status = CaptureSession.Status
+
+ACTIVE = (Status.RECORDING, Status.PAUSED)
+
+
+def session_group(session_id) -> str:
+    return f"capture.{session_id}"
+
+
+def device_group(device_id) -> str:
+    return f"device.{device_id}"
+
+
+def group_send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def capture_session_create(
+    *, user, device: LinkedDevice | None = None, mode: str = CaptureSession.Mode.SESSION
+):
+    return CaptureSession.objects.create(user=user, device=device, mode=mode)
+
+
+def capture_consent_record(*, session: CaptureSession, consent: dict) -> CaptureSession:
+    if session.status != Status.CONSENT:
+        raise InvalidTransition("consent is recorded once, before recording")
+    if not consent.get("therapist_agreed") and session.mode == CaptureSession.Mode.SESSION:
+        raise ConsentMissing("the therapist's agreement was not confirmed")
+    session.consent = consent
+    session.consent_at = timezone.now()
+    session.status = Status.RECORDING
+    session.save(update_fields=["consent", "consent_at", "status"])
+    return session
+
+
+def capture_session_assert_can_stream(*, session: CaptureSession) -> None:
+    if session.consent_at is None:
+        raise ConsentMissing("no consent recorded for this session")
+    if session.status in (Status.DONE, Status.FAILED):
+        raise SessionFinished("this session is finished")
+
+
+def capture_session_pause(*, session_id, paused: bool) -> str:
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().get(id=session_id)
+        if session.status not in ACTIVE:
+            raise InvalidTransition(f"cannot pause or resume while {session.status}")
+        session.status = Status.PAUSED if paused else Status.RECORDING
+        session.save(update_fields=["status"])
+    return session.status
+
+
+def capture_resume_point(*, session_id, channel: int) -> int:
+    """The seq the server needs next on `channel`: one past the last window still queued or done.
+
+    Windows whose audio vanished from Redis (a Redis restart: persistence is off) are dropped with
+    every later window of the channel, so the browser resends that audio and nothing is transcribed
+    twice or lost."""
+    with transaction.atomic():
+        windows = list(
+            CaptureWindow.objects.select_for_update()
+            .filter(session_id=session_id, channel=channel)
+            .exclude(status=CaptureWindow.Status.DONE)
+            .order_by("seq_first")
+        )
+        lost_from = None
+        for window in windows:
+            if window.status == CaptureWindow.Status.LOST or not audio_store.window_audio_exists(
+                window_id=window.id
+            ):
+                lost_from = window.seq_first
+                break
+        if lost_from is not None:
+            doomed = CaptureWindow.objects.filter(
+                session_id=session_id, channel=channel, seq_first__gte=lost_from
+            )
+            log.warning(
+                "session %s ch %s: %s windows lost, asking for resend", session_id, channel, doomed.count()
+            )
+            doomed.delete()
+            _commit_recompute(session_id=session_id, channel=channel)
+        last = (
+            CaptureWindow.objects.filter(session_id=session_id, channel=channel)
+            .order_by("-seq_last")
+            .values_list("seq_last", flat=True)
+            .first()
+        )
+    return 0 if last is None else last + 1
+
+
+def capture_frame_received(*, session_id, channel: int, seq: int) -> None:
+    field = f"received_{channel}"
+    CaptureSession.objects.filter(id=session_id, **{f"{field}__lt": seq}).update(**{field: seq})
+
+
+def capture_window_close(*, session_id, window: ClosedWindow) -> CaptureWindow:
+    """Queue a closed VAD window: audio to Redis, a row, and (after commit) a transcription task that
+    gets the id only. Silence-only windows are done at once; they just move the commit mark."""
+    from recaps.tasks import transcribe_window
+
+    with transaction.atomic():
+        last = (
+            CaptureWindow.objects.select_for_update()
+            .filter(session_id=session_id, channel=window.channel)
+            .order_by("-seq_last")
+            .values_list("seq_last", flat=True)
+            .first()
+        )
+        expected = 0 if last is None else last + 1
+        if window.seq_first != expected:
+            raise StaleWriter(f"window starts at {window.seq_first}, expected {expected}")
+        row = CaptureWindow.objects.create(
+            session_id=session_id,
+            channel=window.channel,
+            seq_first=window.seq_first,
+            seq_last=window.seq_last,
+            pieces=[list(p) for p in window.pieces],
+            speech_s=len(window.pcm) / 32000,
+            status=CaptureWindow.Status.DONE if window.is_silence else CaptureWindow.Status.QUEUED,
+            done_at=timezone.now() if window.is_silence else None,
+        )
+        if window.is_silence:
+            commit = _commit_recompute(session_id=session_id, channel=window.channel)
+            transaction.on_commit(lambda: capture_commit_announce(session_id=session_id, commit=commit))
+        else:
+            audio_store.window_audio_put(window_id=row.id, pcm=window.pcm)
+            if settings.CAPTURE["TRANSCRIBE"]:
+                transaction.on_commit(lambda: transcribe_window.delay(str(row.id)))
+    return row
+
+
+def _commit_recompute(*, session_id, channel: int) -> dict[str, int]:
+    """Commit = last seq of the longest run of done windows from the start of the channel."""
+    commit = -1
+    for status, seq_last in (
+        CaptureWindow.objects.filter(session_id=session_id, channel=channel)
+        .order_by("seq_first")
+        .values_list("status", "seq_last")
+    ):
+        if status != CaptureWindow.Status.DONE:
+            break
+        commit = seq_last
+    CaptureSession.objects.filter(id=session_id).update(**{f"commit_{channel}": commit})
+    session = CaptureSession.objects.only("commit_0", "commit_1").get(id=session_id)
+    return {"0": session.commit_0, "1": session.commit_1}
+
+
+def capture_window_done(*, window_id, segments: list[dict]) -> CaptureWindow | None:
+    """Store a transcribed window's segments (encrypted) and advance the commit, once.
+
+    Returns None when the window is already done or gone (a redelivered task): idempotent."""
+    from recaps.models import TranscriptSegment
+
+    with transaction.atomic():
+        window = CaptureWindow.objects.select_for_update().filter(id=window_id).first()
+        if window is None or window.status != CaptureWindow.Status.QUEUED:
+            return None
+        TranscriptSegment.objects.bulk_create(
+            [
+                TranscriptSegment(
+                    session_id=window.session_id,
+                    window=window,
+                    index=i,
+                    channel=window.channel,
+                    start=seg["start"],
+                    end=seg["end"],
+                    text=seg["text"],
+                )
+                for i, seg in enumerate(segments)
+            ],
+            ignore_conflicts=True,
+        )
+        window.status = CaptureWindow.Status.DONE
+        window.done_at = timezone.now()
+        window.save(update_fields=["status", "done_at"])
+        commit = _commit_recompute(session_id=window.session_id, channel=window.channel)
+        session_id = window.session_id
+        transaction.on_commit(lambda: capture_commit_announce(session_id=session_id, commit=commit))
+        transaction.on_commit(lambda: capture_recap_if_ready(session_id=session_id))
+    audio_store.window_audio_delete(window_ids=[window_id])
+    return window
+
+
+def capture_window_lost(*, window_id) -> None:
+    """The window's audio is gone from Redis: mark it; the browser still holds the frames and resends
+    them when its socket reconnects (the consumer asks it to)."""
+    window = CaptureWindow.objects.filter(id=window_id, status=CaptureWindow.Status.QUEUED).first()
+    if window is None:
+        return
+    CaptureWindow.objects.filter(id=window_id).update(status=CaptureWindow.Status.LOST)
+    group_send(session_group(window.session_id), {"type": "capture.lost"})
+
+
+def capture_commit_announce(*, session_id, commit: dict[str, int]) -> None:
+    from .selectors import capture_windows_left
+
+    group_send(
+        session_group(session_id),
+        {
+            "type": "capture.commit",
+            "commit": commit,
+            "windows_left": capture_windows_left(session_id=session_id),
+        },
+    )
+
+
+def capture_session_stop(*, session_id) -> CaptureSession:
+    """Mark the session ending (its windows are already flushed by the caller) and build the recap
+    as soon as every window is transcribed."""
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().get(id=session_id)
+        if session.status in (Status.ENDING, Status.DONE):
+            return session
+        if session.status not in ACTIVE:
+            raise InvalidTransition(f"cannot stop while {session.status}")
+        session.status = Status.ENDING
+        session.stopped_at = timezone.now()
+        session.save(update_fields=["status", "stopped_at"])
+        transaction.on_commit(lambda: capture_recap_if_ready(session_id=session_id))
+    return session
+
+
+def capture_recap_if_ready(*, session_id) -> bool:
+    from recaps.tasks import recap_build
+
+    from .selectors import capture_windows_left
+
+    session = CaptureSession.objects.filter(id=session_id).only("status").first()
+    if session is None or session.status != Status.ENDING or capture_windows_left(session_id=session_id):
+        return False
+    recap_build.delay(str(session_id))
+    return True
+
+
+def capture_session_max_frames() -> int:
+    return int(settings.CAPTURE["MAX_SESSION_S"] / 0.2)

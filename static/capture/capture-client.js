@@ -1,0 +1,615 @@
+// Capture client: microphone (+ optional call audio) -> AudioWorklet -> the
+// capture WebSocket (docs/protocol.md). No UI here; capture-page.js listens to
+// the events this emits.
+//
+// The one promise this file keeps: no audio is lost. Every frame stays in
+// memory until the server reports it *committed* (transcribed and stored),
+// not merely received: a received frame still lives only in server memory or
+// in Redis without persistence, and a restart there would lose it.
+
+const FRAME_SECONDS = 0.2;
+const FRAME_BYTES = 6400; // 3200 samples of PCM16
+const HEADER_BYTES = 8;
+const FRAMES_PER_SECOND = 1 / FRAME_SECONDS;
+// Resend at most 2x real time per channel: the server closes with 4429 above
+// 2.5x sustained. A burst of 2 frames keeps short windows under 2.5x too.
+const SEND_RATE = 2 * FRAMES_PER_SECOND;
+const SEND_BURST = 2;
+// Keep the socket's own queue short, so a stalled network cannot release a
+// big burst later, and pacing stays ours.
+const MAX_BUFFERED = 4 * (HEADER_BYTES + FRAME_BYTES);
+const BACKLOG_WARN_SECONDS = 10 * 60;
+const CATCHING_UP_SECONDS = 1;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+// Acks come back for every frame; silence this long while frames are out
+// means the connection is dead even if the browser has not noticed yet.
+const SILENT_SERVER_MS = 20000;
+// Frames we no longer hold (an earlier page's, or already committed) are
+// sent as silence if the server asks for them, so the session can still end.
+const SILENCE = new ArrayBuffer(FRAME_BYTES);
+const ALIGN_MAX_FRAMES = 30 * FRAMES_PER_SECOND;
+
+const FATAL = {
+  4401: "You are signed out. Sign in again on this device, then reopen this page.",
+  4403: "This device can no longer record this session (it may have been unlinked).",
+  4404: "We couldn't find this session.",
+  4409: "This session has already finished.",
+  4412: "Consent for this session hasn't been confirmed yet. Please go back and confirm it first.",
+  4413: "This session reached the 3-hour limit, so recording has stopped.",
+};
+
+const STATUS_OF = { connecting: 1, connected: 1, reconnecting: 1, "catching-up": 1, closed: 1 };
+
+/** The 8-byte header `<BBHI` (version 1, channel, flags 0, seq) + payload. */
+export function packFrame(ch, seq, payload) {
+  const bytes = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, 1);
+  view.setUint8(1, ch);
+  view.setUint16(2, 0, true);
+  view.setUint32(4, seq, true);
+  bytes.set(new Uint8Array(payload), HEADER_BYTES);
+  return bytes.buffer;
+}
+
+/**
+ * Can this browser give us another tab's audio? Asked without any prompt.
+ * Returns { ok: true } or { ok: false, reason } in words for the page.
+ */
+export function tabAudioSupport(nav = globalThis.navigator) {
+  const md = nav && nav.mediaDevices;
+  const mobile = nav && (nav.userAgentData ? nav.userAgentData.mobile : /Android|iPhone|iPad|Mobile/i.test(nav.userAgent || ""));
+  if (mobile) {
+    return { ok: false, reason: "Phones and tablets can't share a call's sound with a web page. Recording with the microphone works well here." };
+  }
+  // Only Chromium browsers (Chrome, Edge) hand a tab's sound to getDisplayMedia.
+  // They are also the only ones that know this constraint, so it doubles as a
+  // test that needs no permission prompt.
+  const constraints = md && md.getSupportedConstraints ? md.getSupportedConstraints() : {};
+  if (!md || !md.getDisplayMedia || !constraints.suppressLocalAudioPlayback) {
+    return { ok: false, reason: "This browser can share a tab's picture but not its sound. To record the call's audio, open this page in Chrome or Edge on a computer." };
+  }
+  return { ok: true };
+}
+
+/** Can this browser record at all (secure page, microphone API, AudioWorklet)? */
+export function captureSupported() {
+  return Boolean(globalThis.isSecureContext && navigator.mediaDevices && navigator.mediaDevices.getUserMedia && globalThis.AudioWorkletNode);
+}
+
+export class CaptureError extends Error {}
+
+const MIC_CONSTRAINTS = {
+  audio: {
+    channelCount: 1,
+    // Browser speech processing helps a laptop or phone microphone (a call
+    // playing through speakers, a quiet voice across the room).
+    echoCancellation: true,
+    noiseSuppression: true,
+    autoGainControl: true,
+  },
+};
+
+const DISPLAY_CONSTRAINTS = {
+  // Chrome requires video to share a tab; we stop the video track at once.
+  video: { displaySurface: "browser" },
+  audio: {
+    // The call's audio is already clean: microphone processing would only damage it.
+    echoCancellation: false,
+    noiseSuppression: false,
+    autoGainControl: false,
+    // The person must still hear their therapist.
+    suppressLocalAudioPlayback: false,
+  },
+  preferCurrentTab: false,
+  selfBrowserSurface: "exclude",
+  surfaceSwitching: "include",
+  systemAudio: "include",
+};
+
+function micError(err) {
+  if (err && err.name === "NotAllowedError") return "Microphone access was turned down. Allow the microphone for this site in your browser's settings, then try again.";
+  if (err && err.name === "NotFoundError") return "We couldn't find a microphone. Connect one, then try again.";
+  if (err && err.name === "NotReadableError") return "Another app is using the microphone. Close it, then try again.";
+  return "We couldn't open the microphone. Please try again.";
+}
+
+/**
+ * Builds the audio graph. Must be called straight from the click handler:
+ * the AudioContext and the tab picker are only allowed during a user gesture,
+ * so both are started before the first await.
+ */
+async function openAudio(wantTab, onMessage, onNotice) {
+  // Native rate, never new AudioContext({sampleRate: 16000}): Firefox refuses
+  // to connect a microphone running at another rate, and the browser's own
+  // resampling gives no control over aliasing. pcm-worklet.js resamples.
+  const ctx = new AudioContext({ latencyHint: "playback" });
+  const resumed = ctx.resume();
+  // The picker first, while the click still counts as a gesture; the
+  // microphone prompt does not need one.
+  const displayPromise = wantTab ? navigator.mediaDevices.getDisplayMedia(DISPLAY_CONSTRAINTS).catch((e) => e) : null;
+
+  const streams = [];
+  let notice = "";
+  let callAudio = null;
+  const stopAll = () => streams.forEach((s) => s.getTracks().forEach((t) => t.stop()));
+  try {
+    if (wantTab) {
+      const display = await displayPromise;
+      if (display instanceof Error) {
+        notice = "No tab was shared, so we are recording your microphone only.";
+      } else {
+        streams.push(display);
+        display.getVideoTracks().forEach((t) => t.stop()); // we only want the sound
+        const tracks = display.getAudioTracks();
+        if (tracks.length) {
+          callAudio = new MediaStream(tracks);
+          tracks[0].addEventListener("ended", () =>
+            onNotice("The call's audio is no longer shared. Your microphone is still recording."));
+        } else {
+          notice = "The shared tab came without its sound (the “Share tab audio” switch was off), so we are recording your microphone only. To include the call, stop and start again.";
+        }
+      }
+    }
+    let mic;
+    try {
+      mic = await navigator.mediaDevices.getUserMedia(MIC_CONSTRAINTS);
+    } catch (err) {
+      throw new CaptureError(micError(err));
+    }
+    streams.push(mic);
+
+    await ctx.audioWorklet.addModule(new URL("./pcm-worklet.js", import.meta.url));
+    const channels = callAudio ? [0, 1] : [0];
+    // No outputs: nothing is played back; a node without outputs is still
+    // pulled by the graph, so it runs without touching the speakers.
+    const node = new AudioWorkletNode(ctx, "pcm-capture", {
+      numberOfInputs: channels.length,
+      numberOfOutputs: 0,
+      processorOptions: { channels },
+    });
+    node.port.onmessage = (e) => onMessage(e.data);
+    ctx.createMediaStreamSource(mic).connect(node, 0, 0);
+    if (callAudio) ctx.createMediaStreamSource(callAudio).connect(node, 0, 1);
+    await resumed;
+
+    let flushed = null;
+    return {
+      channels,
+      notice,
+      post: (msg) => node.port.postMessage(msg),
+      // Resolves once the worklet has posted its last (zero-padded) frame.
+      // The timeout covers a context the system suspended, which would never
+      // answer; at most one partial frame (< 200 ms) is lost then.
+      flush() {
+        flushed = flushed || new Promise((resolve) => {
+          const done = () => resolve();
+          node.port.addEventListener("message", (e) => e.data.type === "flushed" && done());
+          setTimeout(done, 2000);
+          node.port.postMessage({ type: "flush" });
+        });
+        return flushed;
+      },
+      close() {
+        stopAll();
+        node.port.onmessage = null;
+        ctx.close().catch(() => {});
+      },
+    };
+  } catch (err) {
+    stopAll();
+    ctx.close().catch(() => {});
+    throw err instanceof CaptureError ? err : new CaptureError("We couldn't start recording in this browser. Please reload the page and try again.");
+  }
+}
+
+/**
+ * Events (detail in braces):
+ *   state {connection}   connecting | connected | reconnecting | catching-up | closed
+ *   level {ch, rms, peak}   ~10 per second per channel
+ *   speech {ch, active}   the server's voice activity per channel
+ *   recorded {seconds}   recorded time (pauses excluded)
+ *   commit {seconds, committed}   audio safely transcribed and stored
+ *   backlog {seconds, over}   over = uncommitted audio above 10 minutes
+ *   progress {windowsLeft}   after stop
+ *   done {recapUrl}
+ *   fatal {code, message}
+ *   notice {message}   something changed that the person should know
+ */
+export class CaptureClient extends EventTarget {
+  constructor({ wsPath, wsUrl, WebSocketImpl = globalThis.WebSocket } = {}) {
+    super();
+    this.wsUrl = wsUrl || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${wsPath}`;
+    this.WebSocketImpl = WebSocketImpl;
+    this.channels = [0];
+    this.frames = [new Map(), new Map()]; // seq -> ArrayBuffer, in seq order
+    this.prelude = [[], []]; // frames made before the first welcome numbered them
+    this.numbered = false;
+    this.nextSeq = [0, 0]; // seq of the next frame we generate
+    this.base = [0, 0]; // first seq this page generated
+    this.cursor = [0, 0]; // next seq to send on this connection
+    this.committed = [-1, -1];
+    this.tokens = [SEND_BURST, SEND_BURST];
+    this.tokensAt = 0;
+    this.lastGap = [null, null];
+    this.paused = false;
+    this.stopping = false; // Stop pressed: finish sending, then send stop
+    this.flushed = false; // the worklet's last frame is in
+    this.stopSent = false; // on this connection
+    this.finished = false; // done or fatal: no more reconnects
+    this.ws = null;
+    this.welcomed = false;
+    this.everWelcomed = false;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.pumpTimer = null;
+    this.heartbeat = null;
+    this.lastHeard = 0;
+    this.sentSinceHeard = 0;
+    this.connection = null;
+    this.backlogOver = false;
+    this.audio = null;
+    this.stats = { sentFrames: 0, ackedFrames: 0, committed: { 0: -1, 1: -1 }, backlogSeconds: 0 };
+    if (typeof window !== "undefined") {
+      window.__capture = this; // for end-to-end tests
+      // Back online: retry now rather than at the end of a long backoff.
+      window.addEventListener("online", () => this.retryTimer && this.connect());
+    }
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  get recordedSeconds() {
+    return (this.nextSeq[0] + this.prelude[0].length) * FRAME_SECONDS;
+  }
+
+  /** Opens the sources and the socket. Call directly from a click handler. */
+  async start({ source = "mic" } = {}) {
+    if (this.audio || this.ws || this.finished) throw new CaptureError("Recording has already started.");
+    this.audio = await openAudio(source === "tab", (msg) => this.onAudio(msg), (message) => this.emit("notice", { message }));
+    this.channels = this.audio.channels;
+    this.connect();
+    return { source: this.channels.length === 2 ? "tab" : "mic", notice: this.audio.notice };
+  }
+
+  /** Page opened after Stop (session "ending"): no audio, just wait for the recap. */
+  watch() {
+    this.stopping = true;
+    this.flushed = true;
+    this.connect();
+  }
+
+  pause() {
+    if (this.paused || this.stopping || this.finished) return;
+    this.paused = true;
+    // The worklet stops generating, so seq does not advance while paused.
+    if (this.audio) this.audio.post({ type: "pause" });
+    if (this.welcomed) this.sendJson({ type: "pause" });
+  }
+
+  resume() {
+    if (!this.paused || this.stopping || this.finished) return;
+    this.paused = false;
+    if (this.audio) this.audio.post({ type: "resume" });
+    if (this.welcomed) this.sendJson({ type: "resume" });
+    this.pump();
+  }
+
+  async stop() {
+    if (this.stopping || this.finished) return;
+    this.stopping = true;
+    // The server drops frames while paused, and the last frames must land
+    // before "stop", so leave the paused state first.
+    if (this.paused && this.welcomed) this.sendJson({ type: "resume" });
+    if (this.audio) {
+      await this.audio.flush();
+      this.audio.close();
+      this.audio = null;
+    }
+    this.flushed = true;
+    this.pump(); // sends what is left, then "stop"
+  }
+
+  // ---- audio from the worklet ----
+
+  onAudio(msg) {
+    if (msg.type === "frame") this.acceptFrame(msg.ch, msg.buf);
+    else if (msg.type === "level") this.emit("level", { ch: msg.ch, rms: msg.rms, peak: msg.peak });
+  }
+
+  acceptFrame(ch, buf) {
+    if (this.finished) return;
+    if (this.numbered) this.frames[ch].set(this.nextSeq[ch]++, buf);
+    else this.prelude[ch].push(buf);
+    this.emit("recorded", { seconds: this.recordedSeconds });
+    this.updateBacklog();
+    this.pump();
+  }
+
+  // A page reloaded mid-session joins audio the server already holds, so
+  // numbering must continue from the server's `next`: restarting at 0 would
+  // make the server drop our new audio as duplicates. Both channels start at
+  // the same seq so seq * 0.2 s is the same moment on each; a channel that
+  // lags a little is filled with silence (see frameAt). A long gap (the
+  // earlier page recorded the microphone only) is not filled: sending that
+  // much silence at 2x real time would hold up the real audio.
+  numberFrames(next) {
+    const top = Math.max(0, ...this.channels.map((ch) => next[ch]));
+    for (const ch of this.channels) {
+      const start = top - next[ch] <= ALIGN_MAX_FRAMES ? top : next[ch];
+      this.base[ch] = start;
+      this.nextSeq[ch] = start;
+      for (const buf of this.prelude[ch]) this.frames[ch].set(this.nextSeq[ch]++, buf);
+      this.prelude[ch] = [];
+    }
+    this.numbered = true;
+  }
+
+  frameAt(ch, seq) {
+    const buf = this.frames[ch].get(seq);
+    if (buf) return buf;
+    return seq < this.base[ch] || seq <= this.committed[ch] ? SILENCE : undefined;
+  }
+
+  // ---- socket ----
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.finished) return;
+    this.setConnection(this.everWelcomed ? "reconnecting" : "connecting");
+    if (!this.heartbeat) this.heartbeat = setInterval(() => this.checkAlive(), 5000);
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.wsUrl);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    this.welcomed = false;
+    this.stopSent = false;
+    ws.onopen = () => ws === this.ws && ws.send(JSON.stringify({ type: "hello", proto: 1, channels: this.channels }));
+    ws.onmessage = (e) => ws === this.ws && typeof e.data === "string" && this.onText(e.data);
+    ws.onclose = (e) => this.onClose(ws, e.code);
+    // An error is always followed by a close event; that is where we act.
+    ws.onerror = () => {};
+  }
+
+  sendJson(msg) {
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg));
+  }
+
+  onText(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    this.lastHeard = Date.now();
+    this.sentSinceHeard = 0;
+    switch (msg.type) {
+      case "welcome": return this.onWelcome(msg);
+      case "ack": this.stats.ackedFrames++; return;
+      case "commit": return this.onCommit(msg.commit);
+      case "speech": return this.emit("speech", { ch: msg.ch, active: Boolean(msg.active) });
+      case "state": return this.onServerStatus(msg.status);
+      case "progress": return this.emit("progress", { windowsLeft: msg.windows_left });
+      case "done": return this.finish(msg.recap_url);
+      case "error": return this.onServerError(msg);
+      default:
+    }
+  }
+
+  onWelcome({ status, commit = {}, next = {} }) {
+    const n = [Number(next["0"] ?? 0), Number(next["1"] ?? 0)];
+    this.onCommit(commit);
+    if (!this.numbered) this.numberFrames(n);
+    // The server holds everything before `next` (in memory or Redis); we
+    // still keep it until commit, because a restart there can lose it, and
+    // then a later welcome asks for it again.
+    for (const ch of this.channels) this.cursor[ch] = n[ch];
+    this.welcomed = true;
+    this.everWelcomed = true;
+    this.attempt = 0;
+    this.tokens = [SEND_BURST, SEND_BURST];
+    this.tokensAt = Date.now();
+    // Our state is the truth: repeat what the server missed while we were apart.
+    if (status === "paused" && (!this.paused || this.stopping)) this.sendJson({ type: "resume" });
+    else if (status === "recording" && this.paused && !this.stopping) this.sendJson({ type: "pause" });
+    else if (status === "ending" && !this.stopping) this.stop(); // stopped from another device
+    this.pump(); // resends from `next`, then "stop" again if we are ending
+  }
+
+  onCommit(commit = {}) {
+    let moved = false;
+    for (const ch of [0, 1]) {
+      const c = Number(commit[String(ch)]);
+      if (!Number.isInteger(c) || c <= this.committed[ch]) continue;
+      // Maps iterate in insertion order, which is seq order here.
+      for (const seq of this.frames[ch].keys()) {
+        if (seq > c) break;
+        this.frames[ch].delete(seq);
+      }
+      this.committed[ch] = c;
+      this.stats.committed[ch] = c;
+      moved = true;
+    }
+    if (!moved) return;
+    // Captured = stored on every channel we record.
+    const seconds = (Math.min(...this.channels.map((ch) => this.committed[ch])) + 1) * FRAME_SECONDS;
+    this.emit("commit", { seconds, committed: { ...this.stats.committed } });
+    this.updateBacklog();
+  }
+
+  onServerStatus(status) {
+    this.emit("status", { status });
+    if (status === "ending" && !this.stopping) this.stop();
+  }
+
+  onServerError(msg) {
+    if (msg.code === "seq_gap" && this.channels.includes(msg.ch) && Number.isInteger(msg.expected)) {
+      // Every frame sent past the gap produces the same error; rewind once.
+      const last = this.lastGap[msg.ch];
+      const now = Date.now();
+      if (last && last.expected === msg.expected && now - last.at < 3000) return;
+      this.lastGap[msg.ch] = { expected: msg.expected, at: now };
+      this.cursor[msg.ch] = msg.expected;
+      this.pump();
+    } else if (msg.code === "paused") {
+      // The server dropped a frame because it thinks we are paused. We cannot
+      // tell which frame, so start over: the next welcome says exactly where
+      // the server is, and we repeat our pause/resume state.
+      if (this.ws) this.abandon(this.ws);
+    }
+    // Other codes mean a malformed frame (a bug); the server stays connected.
+  }
+
+  onClose(ws, code) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.welcomed = false;
+    clearTimeout(this.pumpTimer);
+    if (this.finished) return;
+    if (FATAL[code]) return this.fail(code);
+    this.scheduleReconnect();
+  }
+
+  // 0.5 s doubling to 15 s, with jitter so that many browsers do not all
+  // come back at the same instant after a server restart.
+  scheduleReconnect() {
+    this.setConnection("reconnecting");
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt++);
+    this.retryTimer = setTimeout(() => this.connect(), delay / 2 + (Math.random() * delay) / 2);
+  }
+
+  // Drops a socket without waiting for its close handshake (a dead network
+  // may never complete it) and reconnects.
+  abandon(ws) {
+    ws.onclose = ws.onmessage = ws.onopen = null;
+    try {
+      ws.close(4000, "reconnect");
+    } catch {
+      /* already closed */
+    }
+    this.onClose(ws, 1006);
+  }
+
+  checkAlive() {
+    if (this.ws && this.welcomed && this.sentSinceHeard > 0 && Date.now() - this.lastHeard > SILENT_SERVER_MS) this.abandon(this.ws);
+  }
+
+  fail(code) {
+    this.finished = true;
+    this.shutdown();
+    this.setConnection("closed");
+    this.emit("fatal", { code, message: FATAL[code] });
+  }
+
+  finish(recapUrl) {
+    this.finished = true;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000);
+    this.shutdown();
+    this.setConnection("closed");
+    this.emit("done", { recapUrl });
+  }
+
+  shutdown() {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.pumpTimer);
+    clearInterval(this.heartbeat);
+    if (this.audio) this.audio.close();
+    this.audio = null;
+  }
+
+  // ---- sending ----
+
+  /**
+   * Sends kept frames in seq order from each channel's cursor, paced, then
+   * "stop" once everything is out after Stop. Live frames simply join the
+   * end of the same queue, so they wait behind any catch-up.
+   *
+   * Called on every new frame, welcome and commit, not only from timers:
+   * this tab usually sits in the background during a call, where browsers
+   * slow timers to once a second or less, but worklet messages keep coming.
+   */
+  pump() {
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = null;
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1 || !this.welcomed) return;
+    if (!this.paused || this.stopping) {
+      const now = Date.now();
+      for (const ch of [0, 1]) this.tokens[ch] = Math.min(SEND_BURST, this.tokens[ch] + ((now - this.tokensAt) / 1000) * SEND_RATE);
+      this.tokensAt = now;
+      let waitMs = 0;
+      for (;;) {
+        if (ws.bufferedAmount > MAX_BUFFERED) {
+          waitMs = 50;
+          break;
+        }
+        let pick = -1;
+        for (const ch of this.channels) {
+          if (this.frameAt(ch, this.cursor[ch]) === undefined) continue;
+          if (this.tokens[ch] < 1) {
+            waitMs = Math.ceil(((1 - this.tokens[ch]) / SEND_RATE) * 1000);
+            continue;
+          }
+          if (pick < 0 || this.cursor[ch] < this.cursor[pick]) pick = ch; // keep channels in step
+        }
+        if (pick < 0) break;
+        ws.send(packFrame(pick, this.cursor[pick], this.frameAt(pick, this.cursor[pick])));
+        this.tokens[pick] -= 1;
+        this.cursor[pick]++;
+        this.stats.sentFrames++;
+        this.sentSinceHeard++;
+      }
+      if (waitMs) this.pumpTimer = setTimeout(() => this.pump(), waitMs);
+    }
+    if (this.stopping && this.flushed && !this.stopSent && this.unsentFrames() === 0) {
+      this.sendJson({ type: "stop" });
+      this.stopSent = true;
+    }
+    this.refreshConnection();
+  }
+
+  unsentFrames() {
+    return Math.max(0, ...this.channels.map((ch) => this.nextSeq[ch] - this.cursor[ch] + this.prelude[ch].length));
+  }
+
+  refreshConnection() {
+    if (!this.welcomed) return;
+    this.setConnection(this.unsentFrames() * FRAME_SECONDS > CATCHING_UP_SECONDS ? "catching-up" : "connected");
+  }
+
+  setConnection(connection) {
+    if (connection === this.connection || !STATUS_OF[connection]) return;
+    this.connection = connection;
+    this.emit("state", { connection });
+  }
+
+  // We never drop audio; past 10 minutes unconfirmed we only say so, because
+  // the person may want to stay on a better network before closing the tab.
+  updateBacklog() {
+    const frames = Math.max(0, ...this.channels.map((ch) => this.nextSeq[ch] + this.prelude[ch].length - 1 - this.committed[ch]));
+    const seconds = frames * FRAME_SECONDS;
+    this.stats.backlogSeconds = seconds;
+    const over = seconds > BACKLOG_WARN_SECONDS;
+    if (over !== this.backlogOver) {
+      this.backlogOver = over;
+      this.emit("backlog", { seconds, over });
+    }
+  }
+
+  /** True while closing the tab would lose audio the server has not stored. */
+  get hasUnsavedAudio() {
+    return !this.finished && (this.audio !== null || this.stats.backlogSeconds > 0);
+  }
+}

@@ -1,0 +1,251 @@
+// Wires CaptureClient (capture-client.js) to the capture page
+// (templates/capture/record_body.html). No transcript text ever reaches this
+// page: the server only sends levels, speech on/off, counts and the recap link.
+import { CaptureClient, captureSupported, tabAudioSupport } from "./capture-client.js";
+
+const root = document.getElementById("capture");
+const $ = (id) => document.getElementById(id);
+
+const CONNECTION_WORDS = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  "catching-up": "Catching up…",
+  closed: "Finished",
+};
+
+const client = new CaptureClient({ wsPath: root.dataset.wsPath });
+let phase = "setup";
+let wakeLock = null;
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function setPhase(next) {
+  phase = next;
+  root.dataset.phase = next;
+  show("capture-setup", next === "setup");
+  show("capture-live", next === "live");
+  show("capture-finish", next === "finish");
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  show("error", Boolean(message));
+}
+
+function showNotice(message) {
+  $("notice").textContent = message;
+  show("notice", Boolean(message));
+}
+
+function formatTime(totalSeconds) {
+  const s = Math.floor(totalSeconds);
+  const mm = String(Math.floor(s / 60)).padStart(2, "0");
+  return `${mm}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function resetSpeech() {
+  for (const ch of [0, 1]) {
+    $(`speech-${ch}`).dataset.active = "false";
+    $(`speech-${ch}`).textContent = "Listening";
+    $(`meter-${ch}`).style.transform = "scaleX(0)";
+  }
+}
+
+// Phones lock the screen after a minute and may then cut the microphone.
+async function keepAwake() {
+  if (!("wakeLock" in navigator) || document.visibilityState !== "visible") return;
+  try {
+    wakeLock = await navigator.wakeLock.request("screen");
+  } catch {
+    wakeLock = null; // not allowed (battery saver, old browser): recording still works
+  }
+}
+
+function releaseWake() {
+  if (wakeLock) wakeLock.release().catch(() => {});
+  wakeLock = null;
+}
+
+// ---- before start ----
+
+const tab = tabAudioSupport();
+if (!tab.ok) {
+  $("source-tab").disabled = true;
+  $("source-tab").closest(".capture-source").classList.add("is-disabled");
+  $("source-tab-note").textContent = tab.reason;
+  show("source-tab-note", true);
+}
+
+if (!captureSupported()) {
+  $("start").disabled = true;
+  showError("This browser can't record here. Please use a current version of Chrome, Edge, Firefox or Safari.");
+}
+
+$("start").addEventListener("click", async () => {
+  $("start").disabled = true;
+  showError("");
+  // No await before start(): the browser only opens the tab picker and
+  // starts audio during the click itself.
+  const pending = client.start({ source: $("source-tab").checked ? "tab" : "mic" });
+  try {
+    const { source, notice } = await pending;
+    show("channel-1", source === "tab");
+    showNotice(notice);
+    setPhase("live");
+    keepAwake();
+    $("pause").focus();
+  } catch (err) {
+    showError(err.message);
+    $("start").disabled = false;
+  }
+});
+
+// ---- while recording ----
+
+$("pause").addEventListener("click", () => {
+  client.pause();
+  show("pause", false);
+  show("resume", true);
+  show("paused-label", true);
+  root.dataset.paused = "true";
+  resetSpeech();
+  $("resume").focus();
+});
+
+$("resume").addEventListener("click", () => {
+  client.resume();
+  show("resume", false);
+  show("pause", true);
+  show("paused-label", false);
+  delete root.dataset.paused;
+  $("pause").focus();
+});
+
+$("stop").addEventListener("click", () => {
+  show("stop-confirm-box", true);
+  $("stop").setAttribute("aria-expanded", "true");
+  $("stop-confirm").focus();
+});
+
+$("stop-cancel").addEventListener("click", () => {
+  show("stop-confirm-box", false);
+  $("stop").setAttribute("aria-expanded", "false");
+  $("stop").focus();
+});
+
+$("stop-confirm").addEventListener("click", () => {
+  setPhase("finish");
+  releaseWake();
+  $("progress").focus(); // the Stop button just vanished; keep focus somewhere sensible
+  client.stop();
+});
+
+client.addEventListener("state", ({ detail }) => {
+  $("conn-state").textContent = CONNECTION_WORDS[detail.connection] || "";
+  root.querySelector(".capture-conn").dataset.connection = detail.connection;
+});
+
+client.addEventListener("level", ({ detail }) => {
+  if (root.dataset.paused) return;
+  // Speech sits around -40..-10 dBFS; map -60..0 dB onto the bar.
+  const db = 20 * Math.log10(Math.max(detail.rms, 1e-6));
+  const fill = Math.min(1, Math.max(0, (db + 60) / 60));
+  $(`meter-${detail.ch}`).style.transform = `scaleX(${fill.toFixed(3)})`;
+});
+
+client.addEventListener("speech", ({ detail }) => {
+  const el = $(`speech-${detail.ch}`);
+  if (!el || root.dataset.paused) return;
+  el.dataset.active = String(detail.active);
+  el.textContent = detail.active ? "Speech detected" : "Listening";
+});
+
+let shownSecond = -1;
+client.addEventListener("recorded", ({ detail }) => {
+  const second = Math.floor(detail.seconds);
+  if (second === shownSecond) return;
+  shownSecond = second;
+  $("timer").textContent = formatTime(second);
+});
+
+client.addEventListener("commit", ({ detail }) => {
+  const minutes = detail.seconds / 60;
+  $("minutes").textContent = minutes >= 1 ? String(Math.floor(minutes)) : detail.seconds > 0 ? "less than 1" : "0";
+});
+
+client.addEventListener("backlog", ({ detail }) => show("backlog-warning", detail.over));
+
+client.addEventListener("notice", ({ detail }) => showNotice(detail.message));
+
+// ---- after stop ----
+
+client.addEventListener("progress", ({ detail }) => {
+  const n = detail.windowsLeft;
+  $("progress").textContent = n > 0 ? `Making your recap… ${n} ${n === 1 ? "part" : "parts"} left` : "Making your recap… almost done";
+});
+
+client.addEventListener("status", ({ detail }) => {
+  // Stopped from another device: follow along here.
+  if (detail.status === "ending" && phase === "live") setPhase("finish");
+});
+
+client.addEventListener("done", ({ detail }) => {
+  setPhase("finish");
+  releaseWake();
+  $("progress").textContent = "Your recap is ready.";
+  show("finish-hint", false);
+  if (detail.recapUrl) $("recap-link").href = detail.recapUrl;
+  show("recap-link", true);
+  $("recap-link").focus();
+});
+
+client.addEventListener("fatal", ({ detail }) => {
+  releaseWake();
+  showError(detail.message);
+  show("capture-setup", false);
+  show("capture-live", false);
+  if (detail.code === 4409) {
+    // Already finished: the recap exists, but this page does not know its id.
+    setPhase("finish");
+    $("progress").textContent = "This session has already finished.";
+    show("finish-hint", false);
+    $("recap-link").href = root.dataset.recapPrefix || "/recaps/";
+    $("recap-link").textContent = "Open your recaps";
+    show("recap-link", true);
+  } else {
+    show("capture-finish", false);
+  }
+});
+
+// Closing the tab before the server has stored everything would lose audio.
+window.addEventListener("beforeunload", (event) => {
+  if (client.hasUnsavedAudio) {
+    event.preventDefault();
+    event.returnValue = "";
+  }
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (phase === "live" && document.visibilityState === "visible") keepAwake();
+});
+
+// ---- page opened in the middle of things ----
+
+const status = root.dataset.status;
+if (status === "ending") {
+  // Stop was pressed earlier (this page was reloaded): wait for the recap.
+  setPhase("finish");
+  $("progress").textContent = "Making your recap…";
+  client.watch();
+} else if (status === "done") {
+  setPhase("finish");
+  $("progress").textContent = "This session has already finished.";
+  show("finish-hint", false);
+  $("recap-link").textContent = "Open your recaps";
+  show("recap-link", true);
+} else {
+  setPhase("setup");
+}

@@ -9,6 +9,9 @@ CAPTURE_DEVICE_SESSION_KEY = "capture_device_id"
 
 # URL-name prefixes a capture-scoped device may reach. Everything else answers 403.
 CAPTURE_ALLOWED_PREFIXES = ("capture:", "healthz", "logout", "home", "static")
+# Account pages that live under capture: but belong to the phone: a linked laptop must not approve
+# more devices (chaining a link into a second one) nor see or revoke the account's devices.
+CAPTURE_DENIED_NAMES = frozenset({"capture:pair_approve", "capture:devices", "capture:device_revoke"})
 
 
 class CaptureScopeMiddleware:
@@ -20,12 +23,14 @@ class CaptureScopeMiddleware:
         device_id = request.session.get(CAPTURE_DEVICE_SESSION_KEY) if hasattr(request, "session") else None
         if device_id is not None:
             from capture.pairing.selectors import linked_device_active
+            from capture.pairing.services import linked_device_touch
 
             device = linked_device_active(device_id=device_id, user=request.user)
             if device is None:
                 logout(request)
             else:
                 request.capture_device = device
+                linked_device_touch(device=device)  # at most one write a minute
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -37,7 +42,7 @@ class CaptureScopeMiddleware:
             if match and match.namespace
             else (match.url_name if match else "")
         )
-        if name and name.startswith(CAPTURE_ALLOWED_PREFIXES):
+        if name and name.startswith(CAPTURE_ALLOWED_PREFIXES) and name not in CAPTURE_DENIED_NAMES:
             return None
         html = render_to_string("capture_scope_forbidden.html", request=request)
         return HttpResponseForbidden(html)

@@ -65,6 +65,7 @@ class CaptureConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def disconnect(self, code):
+        log.info("capture socket for session %s closed with %s", self.session_id, code)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.device_group:
@@ -81,6 +82,7 @@ class CaptureConsumer(AsyncWebsocketConsumer):
             await self._receive_control(text_data)
 
     async def _error(self, code: str, detail: str, **extra):
+        log.info("session %s: error frame %s", self.session_id, code)
         await self.send(text_data=json.dumps({"type": "error", "code": code, "detail": detail, **extra}))
 
     async def _receive_audio(self, data: bytes):

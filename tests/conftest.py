@@ -33,6 +33,12 @@ def pytest_sessionstart(session):
         leftover.unlink()
 
 
+def pytest_collection_modifyitems(config, items):
+    # Real-browser tests run last: Playwright's sync API keeps an event loop in the main thread for
+    # the rest of the session, which async_to_sync in later tests would trip over.
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(scope="session")
 def redis_client():
     client = redis_lib.Redis.from_url(settings.REDIS_URL)

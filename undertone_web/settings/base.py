@@ -87,12 +87,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # project's own Redis that `make run` starts on this port, with persistence off.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6390/0")
 
-CHANNEL_LAYERS = {
-    "default": {
+
+def redis_channel_layer(url: str) -> dict:
+    # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s channels_redis blocks in
+    # BZPOPMIN, so an idle consumer's receive times out and its socket dies. Read longer than that.
+    return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        "CONFIG": {
+            "hosts": [{"address": url, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "capacity": 1000,
+            "expiry": 30,
+        },
     }
-}
+
+
+CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 
 CACHES = {
     # Rate-limit counters must be shared by every Daphne process, so they live in Redis too.

@@ -4,7 +4,7 @@ the real Celery worker and Daphne started by the tests see the same rows."""
 import os
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import VAR_DIR, env, redis_channel_layer
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-used-anywhere-else-0123456789abcdef"
@@ -34,9 +34,4 @@ CACHES = {
 
 # Subprocesses started by the tests (Daphne, Celery worker) must share one layer: Redis.
 if env.bool("USE_REDIS_CHANNEL_LAYER", default=False):
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}

@@ -39,9 +39,10 @@ run: system-run venv secrets migrate
 	@echo "  Undertone is starting on http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)"
 	@echo ""
 	@if [ -z "$$REDIS_URL" ]; then \
-	  PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) $(BIN)/honcho start -f Procfile redis web worker; \
+	  REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 WEB_PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) \
+	    $(BIN)/honcho start -f Procfile redis web worker; \
 	else \
-	  PORT=$(PORT) $(BIN)/honcho start -f Procfile web worker; \
+	  WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile web worker; \
 	fi
 
 lint: venv

@@ -1,0 +1,49 @@
+"""Run the recap engine on a transcript file and print the recap as JSON. Stores nothing: for
+developing and evaluating the engine on real conversations."""
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from recaps.engines.base import Segment, get_engine
+
+
+class Command(BaseCommand):
+    help = "Build a recap from a transcript JSON file (list of {speaker, start, end, text}) and print it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("transcript", type=Path)
+        parser.add_argument("--engine", default="local")
+        parser.add_argument("--markdown", action="store_true", help="print Markdown instead of JSON")
+
+    def handle(self, *args, transcript: Path, engine: str, markdown: bool, **options):
+        try:
+            rows = json.loads(transcript.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise CommandError(f"no such file: {transcript}") from exc
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"{transcript} is not JSON: {exc}") from exc
+        if not isinstance(rows, list):
+            raise CommandError("the transcript must be a JSON list of segments")
+        segments = []
+        for i, row in enumerate(rows):
+            try:
+                segments.append(
+                    Segment(
+                        speaker=str(row.get("speaker", "unknown")),
+                        start=float(row["start"]),
+                        end=float(row["end"]),
+                        text=str(row["text"]),
+                    )
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise CommandError(f"segment {i} needs speaker, start, end and text") from exc
+        try:
+            result = get_engine(engine).build(segments)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if markdown:
+            self.stdout.write(result.to_markdown())
+        else:
+            self.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

@@ -6,7 +6,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 REDIS_PORT ?= 6390
-TEST_REDIS_PORT ?= 6391
 export DJANGO_SETTINGS_MODULE ?= undertone_web.settings.base
 
 .PHONY: run test venv deps system-run system-test secrets migrate lint format migrations-check redis-test bench clean
@@ -56,7 +55,7 @@ format: venv
 migrations-check: venv
 	DJANGO_SETTINGS_MODULE=undertone_web.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
-# The tests start their own Redis (persistence off) on TEST_REDIS_PORT unless REDIS_URL is given.
+# The tests start their own Redis (persistence off) on a free port unless REDIS_URL is given.
 test: system-test venv lint migrations-check
 	bash scripts/run-tests.sh
 

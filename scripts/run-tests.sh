@@ -3,8 +3,8 @@
 # and always stops that Redis again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port=${TEST_REDIS_PORT:-6391}
 if [[ -z ${REDIS_URL:-} ]]; then
+  port=${TEST_REDIS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
   redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize yes \
     --dir /tmp --logfile /tmp/undertone-test-redis.log --pidfile "/tmp/undertone-test-redis-$port.pid"
   trap 'redis-cli -p '"$port"' shutdown nosave >/dev/null 2>&1 || true' EXIT

@@ -46,6 +46,11 @@ class Recap(models.Model):
         ordering = ["-session_date"]
         constraints = [models.UniqueConstraint(fields=["user", "number"], name="recap_number_per_user")]
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("recaps:detail", args=[self.id])
+
     @property
     def label(self) -> str:
         return f"Session {self.number} · {self.session_date:%b %Y}"
@@ -58,8 +63,64 @@ class RecapAccess(models.Model):
         VIEW = "view", "Viewed"
         EXPORT = "export", "Exported"
         DELETE = "delete", "Deleted"
+        NOTE = "note", "Note saved"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     recap_id = models.UUIDField()
     action = models.CharField(max_length=16, choices=Action.choices)
     at = models.DateTimeField(auto_now_add=True)
+
+
+class MomentSchedule(models.Model):
+    """When one of a recap's moments (data["moments"][index]) surfaces on the home screen. Holds an index,
+    never the moment's text, so nothing here needs encrypting."""
+
+    recap = models.ForeignKey(Recap, on_delete=models.CASCADE, related_name="moment_schedules")
+    index = models.PositiveSmallIntegerField()
+    surface_at = models.DateTimeField(db_index=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["surface_at", "index"]
+        constraints = [models.UniqueConstraint(fields=["recap", "index"], name="moment_schedule_once")]
+
+
+class ClientSettings(models.Model):
+    """When the person's next appointment is: one date, or a weekly slot. Drives the Pre-Session Brief."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recap_settings"
+    )
+    next_appointment = models.DateTimeField(null=True, blank=True)
+    weekly_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, null=True, blank=True)
+    weekly_time = models.TimeField(null=True, blank=True)
+    brief_hours_before = models.PositiveSmallIntegerField(default=24)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class NextStepStatus(models.Model):
+    """A next step (data["next_steps"][index]) the person marked done."""
+
+    recap = models.ForeignKey(Recap, on_delete=models.CASCADE, related_name="next_step_statuses")
+    index = models.PositiveSmallIntegerField()
+    done_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["recap", "index"], name="next_step_status_once")]
+
+
+class SessionNote(models.Model):
+    """The person's own words about a session: content, so encrypted like the recap."""
+
+    recap = models.OneToOneField(Recap, on_delete=models.CASCADE, related_name="note")
+    text = EncryptedTextField()
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,10 +1,28 @@
-from django.http import Http404
+"""Reads for the viewer, the home screen, the Pre-Session Brief and Patterns. Every read is scoped to
+the owner: anyone else gets Http404 (not 403), so ids reveal nothing."""
 
-from .models import Recap
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.http import Http404
+from django.utils import timezone
+
+from .models import ClientSettings, MomentSchedule, NextStepStatus, Recap
+
+BRIEF_RECENT_SESSIONS = 5  # recurring themes: across the last five recaps
+BRIEF_NEXT_STEP_SESSIONS = 3  # open next steps: from the last three
+BRIEF_QUESTION_SESSIONS = 2
+BRIEF_NEXT_STEPS_MAX = 8
+BRIEF_QUESTIONS_MAX = 5
+PATTERNS_SESSIONS_MAX = 12
+PATTERNS_THEMES_MAX = 6
 
 
 def recap_for_user(*, recap_id, user) -> Recap:
-    """Owner only; anyone else gets 404 (not 403) so ids reveal nothing."""
     recap = Recap.objects.filter(id=recap_id, user=user).first()
     if recap is None:
         raise Http404
@@ -12,4 +30,231 @@ def recap_for_user(*, recap_id, user) -> Recap:
 
 
 def recap_list_for_user(*, user):
-    return Recap.objects.filter(user=user).order_by("-session_date")
+    # The list needs only the label: deferring `data` keeps it from decrypting every recap.
+    return (
+        Recap.objects.filter(user=user).only("id", "number", "session_date", "kind").order_by("-session_date")
+    )
+
+
+def moment_schedule_for_user(*, schedule_id: int, user) -> MomentSchedule:
+    schedule = MomentSchedule.objects.filter(id=schedule_id, recap__user=user).first()
+    if schedule is None:
+        raise Http404
+    return schedule
+
+
+def normalise_label(label: str) -> str:
+    return " ".join(str(label).split()).casefold()
+
+
+def item_offset(item: dict) -> float | None:
+    sources = item.get("sources") or []
+    return min(sources) if sources else None
+
+
+@dataclass
+class DueMoment:
+    schedule: MomentSchedule
+    recap: Recap
+    moment: dict
+    waiting: int  # other due, unseen moments after this one
+
+
+def moment_today_for_user(*, user, now: datetime | None = None) -> DueMoment | None:
+    """The earliest due, unseen moment: one at a time, the next shows once this one is seen."""
+    now = now or timezone.now()
+    due = MomentSchedule.objects.filter(
+        recap__user=user, surface_at__lte=now, seen_at__isnull=True
+    ).select_related("recap")
+    for schedule in due.order_by("surface_at", "index", "id"):
+        moments = schedule.recap.data.get("moments") or []
+        if schedule.index < len(moments):
+            return DueMoment(schedule, schedule.recap, moments[schedule.index], due.count() - 1)
+    return None
+
+
+def done_next_steps(*, recap: Recap) -> set[int]:
+    return set(NextStepStatus.objects.filter(recap=recap).values_list("index", flat=True))
+
+
+def next_weekly(*, now: datetime, weekday: int, at) -> datetime:
+    """Next occurrence of weekday/at (local time) strictly after now."""
+    local = timezone.localtime(now)
+    days = (weekday - local.weekday()) % 7
+    candidate = timezone.make_aware(datetime.combine(local.date() + timedelta(days=days), at))
+    if candidate <= now:
+        candidate = timezone.make_aware(datetime.combine(local.date() + timedelta(days=days + 7), at))
+    return candidate
+
+
+def next_appointment_for_user(
+    *, user, now: datetime | None = None
+) -> tuple[datetime | None, ClientSettings | None]:
+    now = now or timezone.now()
+    prefs = ClientSettings.objects.filter(user=user).first()
+    if prefs is None:
+        return None, None
+    candidates = []
+    if prefs.next_appointment and prefs.next_appointment > now:
+        candidates.append(prefs.next_appointment)
+    if prefs.weekly_weekday is not None and prefs.weekly_time is not None:
+        candidates.append(next_weekly(now=now, weekday=prefs.weekly_weekday, at=prefs.weekly_time))
+    return (min(candidates) if candidates else None), prefs
+
+
+@dataclass
+class BriefItem:
+    recap: Recap
+    index: int
+    text: str
+    offset: float | None
+
+
+@dataclass
+class Brief:
+    appointment: datetime | None
+    unlocks_at: datetime | None
+    hours_before: int
+    unlocked: bool
+    next_steps: list[BriefItem] = field(default_factory=list)
+    questions: list[BriefItem] = field(default_factory=list)
+    recurring: list[tuple[str, int]] = field(default_factory=list)
+    moment: dict | None = None
+    moment_recap: Recap | None = None
+
+
+def brief_for_user(*, user, now: datetime | None = None, with_content: bool = True) -> Brief:
+    """The Pre-Session Brief. Content is gathered only when unlocked (and asked for): the home screen
+    asks for the state alone, so it does not decrypt five recaps on every visit."""
+    now = now or timezone.now()
+    appointment, prefs = next_appointment_for_user(user=user, now=now)
+    hours = prefs.brief_hours_before if prefs else 24
+    unlocks_at = appointment - timedelta(hours=hours) if appointment else None
+    brief = Brief(appointment, unlocks_at, hours, bool(unlocks_at and unlocks_at <= now < appointment))
+    if not (brief.unlocked and with_content):
+        return brief
+    recent = list(Recap.objects.filter(user=user).order_by("-session_date")[:BRIEF_RECENT_SESSIONS])
+    done = set(
+        NextStepStatus.objects.filter(recap__in=recent[:BRIEF_NEXT_STEP_SESSIONS]).values_list(
+            "recap_id", "index"
+        )
+    )
+    for recap in recent[:BRIEF_NEXT_STEP_SESSIONS]:
+        for i, item in enumerate(recap.data.get("next_steps") or []):
+            if (recap.id, i) not in done:
+                brief.next_steps.append(BriefItem(recap, i, item.get("text", ""), item_offset(item)))
+    brief.next_steps = brief.next_steps[:BRIEF_NEXT_STEPS_MAX]
+    for recap in recent[:BRIEF_QUESTION_SESSIONS]:
+        for i, item in enumerate(recap.data.get("questions") or []):
+            brief.questions.append(BriefItem(recap, i, item.get("text", ""), item_offset(item)))
+    brief.questions = brief.questions[:BRIEF_QUESTIONS_MAX]
+    brief.recurring = recurring_themes(recaps=recent)
+    brief.moment, brief.moment_recap = _moment_to_bring_back(
+        recent, {normalise_label(t) for t, _ in brief.recurring}
+    )
+    return brief
+
+
+def recurring_themes(*, recaps: list[Recap], min_sessions: int = 2) -> list[tuple[str, int]]:
+    """Themes that appear in at least `min_sessions` of these recaps, by normalised label, with the
+    label as most recently worded, most frequent first."""
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for recap in recaps:
+        seen = set()
+        for theme in recap.data.get("themes") or []:
+            key = normalise_label(theme.get("label", ""))
+            if key and key not in seen:
+                seen.add(key)
+                counts[key] += 1
+                shown.setdefault(key, theme.get("label", ""))
+    return [(shown[k], n) for k, n in counts.most_common() if n >= min_sessions]
+
+
+def _moment_to_bring_back(recent: list[Recap], recurring: set[str]) -> tuple[dict | None, Recap | None]:
+    """A moment from the latest session that touches a recurring theme (shares a source segment with
+    it); failing that, the latest session's first moment."""
+    for recap in recent[:1]:
+        moments = recap.data.get("moments") or []
+        theme_sources = set()
+        for theme in recap.data.get("themes") or []:
+            if normalise_label(theme.get("label", "")) in recurring:
+                theme_sources.update(theme.get("sources") or [])
+        for moment in moments:
+            if theme_sources.intersection(moment.get("sources") or []):
+                return moment, recap
+        if moments:
+            return moments[0], recap
+    return None, None
+
+
+@dataclass
+class PatternCell:
+    x: float
+    r: float
+    share: float
+    label: str
+
+
+@dataclass
+class PatternRow:
+    label: str
+    count: int
+    y: float
+    cells: list[PatternCell]
+
+
+@dataclass
+class Patterns:
+    recaps: list[Recap]
+    rows: list[PatternRow]
+    recurring: list[tuple[str, int]]
+    width: int
+    height: int
+    label_w: int
+    col_w: int
+    row_h: int
+    columns: list[tuple[float, str]]  # (x, short label) per session
+
+
+def patterns_for_user(*, user) -> Patterns:
+    """Themes across the latest sessions (oldest first, as a timeline), with geometry for an inline
+    SVG dot grid computed here so the template stays plain."""
+    recaps = list(Recap.objects.filter(user=user).order_by("-session_date")[:PATTERNS_SESSIONS_MAX])[::-1]
+    per_recap: list[dict[str, float]] = []
+    totals: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for recap in recaps:
+        shares: dict[str, float] = {}
+        for theme in recap.data.get("themes") or []:
+            key = normalise_label(theme.get("label", ""))
+            if key:
+                shares[key] = max(shares.get(key, 0.0), float(theme.get("share") or 0.0))
+                shown[key] = theme.get("label", "")  # newest wording wins
+        for key, share in shares.items():
+            counts[key] += 1
+            totals[key] += share
+        per_recap.append(shares)
+    top = sorted(counts, key=lambda k: (-counts[k], -totals[k], k))[:PATTERNS_THEMES_MAX]
+    label_w, row_h, head_h = 96, 40, 28
+    # Spread a few sessions over a phone-width card (about 300 px); many scroll sideways at 34 px each.
+    col_w = max(34, (300 - label_w - 8) // max(len(recaps), 1))
+    width = label_w + col_w * max(len(recaps), 1) + 8
+    height = head_h + row_h * max(len(top), 1)
+    max_share = max((s for shares in per_recap for s in shares.values()), default=1.0) or 1.0
+    rows = []
+    for r, key in enumerate(top):
+        cells = []
+        for c, shares in enumerate(per_recap):
+            share = shares.get(key, 0.0)
+            if share > 0:
+                # Area, not radius, follows share, so a twice-as-big theme does not look four times bigger.
+                radius = 3 + 11 * math.sqrt(share / max_share)
+                cells.append(
+                    PatternCell(label_w + col_w * c + col_w / 2, round(radius, 1), share, recaps[c].label)
+                )
+        rows.append(PatternRow(shown[key], counts[key], head_h + row_h * r + row_h / 2, cells))
+    columns = [(label_w + col_w * c + col_w / 2, f"S{recap.number}") for c, recap in enumerate(recaps)]
+    recurring = [(shown[k], n) for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= 2]
+    return Patterns(recaps, rows, recurring, width, height, label_w, col_w, row_h, columns)

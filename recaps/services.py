@@ -1,14 +1,22 @@
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from capture import audio_store
 from capture.models import CaptureSession, CaptureWindow
 
-from .models import Recap, RecapAccess, TranscriptSegment
+from .models import (
+    ClientSettings,
+    MomentSchedule,
+    NextStepStatus,
+    Recap,
+    RecapAccess,
+    SessionNote,
+    TranscriptSegment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,7 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
             data=data,
             session_date=session.started_at or session.created_at,
         )
+        moment_schedule_create(recap=recap)
         window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))
         TranscriptSegment.objects.filter(session=session).delete()
         CaptureWindow.objects.filter(session=session).delete()
@@ -88,3 +97,119 @@ def windows_stuck(*, older_than_s: int) -> list:
 
 def recap_access_log(*, user, recap_id, action: str) -> None:
     RecapAccess.objects.create(user=user, recap_id=recap_id, action=action)
+
+
+# Moments come back on a widening, spaced-repetition-like rhythm: often at first, then less.
+MOMENT_DAYS: tuple[int, ...] = (1, 2, 4, 6, 9, 13, 18, 24, 31, 39)
+
+
+def moment_days(count: int) -> list[int]:
+    """Days after the session for `count` moments: 1, 2, 4, 6, 9, 13… (gaps grow by one, after 2)."""
+    days = list(MOMENT_DAYS[:count])
+    while len(days) < count:
+        days.append(days[-1] + (days[-1] - days[-2]) + 1)
+    return days
+
+
+def moment_schedule_create(*, recap: Recap) -> list[MomentSchedule]:
+    """One row per moment of the recap; idempotent (existing rows are kept as they are)."""
+    moments = recap.data.get("moments") or []
+    rows = [
+        MomentSchedule(recap=recap, index=i, surface_at=recap.session_date + timedelta(days=day))
+        for i, day in enumerate(moment_days(len(moments)))
+    ]
+    return MomentSchedule.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def moment_mark_seen(*, schedule_id: int, user) -> MomentSchedule:
+    from .selectors import moment_schedule_for_user
+
+    schedule = moment_schedule_for_user(schedule_id=schedule_id, user=user)
+    if schedule.seen_at is None:
+        schedule.seen_at = timezone.now()
+        schedule.save(update_fields=["seen_at"])
+    return schedule
+
+
+def next_step_toggle(*, recap: Recap, index: int) -> bool:
+    """Mark a next step done, or open again if it was done. Returns True when it is now done."""
+    if not 0 <= index < len(recap.data.get("next_steps") or []):
+        from django.http import Http404
+
+        raise Http404
+    deleted, _ = NextStepStatus.objects.filter(recap=recap, index=index).delete()
+    if deleted:
+        return False
+    NextStepStatus.objects.create(recap=recap, index=index, done_at=timezone.now())
+    return True
+
+
+def session_note_save(*, recap: Recap, user, text: str) -> SessionNote | None:
+    """Save the person's note (encrypted by the field); an empty note removes it."""
+    text = text.strip()
+    recap_access_log(user=user, recap_id=recap.id, action=RecapAccess.Action.NOTE)
+    if not text:
+        SessionNote.objects.filter(recap=recap).delete()
+        return None
+    note, _ = SessionNote.objects.update_or_create(recap=recap, defaults={"text": text})
+    return note
+
+
+def recap_delete(*, recap: Recap, user) -> None:
+    """Delete the recap; its moment schedule, next-step marks and note go with it (CASCADE). The audit
+    row outlives it on purpose: it holds the id and the action, never content."""
+    with transaction.atomic():
+        recap_access_log(user=user, recap_id=recap.id, action=RecapAccess.Action.DELETE)
+        recap.delete()
+
+
+def client_settings_save(
+    *,
+    user,
+    next_appointment: datetime | None,
+    weekly_weekday: int | None,
+    weekly_time: time | None,
+    brief_hours_before: int,
+) -> ClientSettings:
+    obj, _ = ClientSettings.objects.update_or_create(
+        user=user,
+        defaults={
+            "next_appointment": next_appointment,
+            "weekly_weekday": weekly_weekday,
+            "weekly_time": weekly_time,
+            "brief_hours_before": brief_hours_before,
+        },
+    )
+    return obj
+
+
+# Every column written through EncryptedTextField / EncryptedJSONField: (table, primary key, column).
+ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    (Recap._meta.db_table, "id", "data"),
+    (TranscriptSegment._meta.db_table, "id", "text"),
+    (SessionNote._meta.db_table, "id", "text"),
+)
+
+
+def encryption_keys_rotate(*, batch_size: int = 500) -> dict[str, int]:
+    """Re-encrypt every encrypted column with the first key of RECAP_ENCRYPTION_KEYS.
+
+    Raw SQL on purpose: going through the model would decrypt into Python objects and re-encrypt in
+    get_prep_value, which works but also round-trips JSON; rotate_token keeps the exact plaintext
+    bytes and never materialises content beyond the Fernet call. Raises DecryptionError (and rolls
+    back that table) if a value opens with none of the configured keys."""
+    from undertone_web.crypto import rotate_token
+
+    counts: dict[str, int] = {}
+    qn = connection.ops.quote_name
+    for table, pk, column in ENCRYPTED_COLUMNS:
+        done = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT {qn(pk)}, {qn(column)} FROM {qn(table)} WHERE {qn(column)} IS NOT NULL")  # noqa: S608 - names from ENCRYPTED_COLUMNS, quoted
+            rows = cursor.fetchall()
+            for start in range(0, len(rows), batch_size):
+                updates = [(rotate_token(token), key) for key, token in rows[start : start + batch_size]]
+                cursor.executemany(f"UPDATE {qn(table)} SET {qn(column)} = %s WHERE {qn(pk)} = %s", updates)  # noqa: S608
+                done += len(updates)
+        counts[f"{table}.{column}"] = done
+    return counts

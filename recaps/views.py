@@ -1,19 +1,154 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .models import RecapAccess
-from .selectors import recap_for_user, recap_list_for_user
-from .services import recap_access_log
+from . import services
+from .engines.base import RecapResult
+from .forms import AppointmentForm, SessionNoteForm
+from .models import ClientSettings, RecapAccess, SessionNote
+from .selectors import (
+    brief_for_user,
+    done_next_steps,
+    patterns_for_user,
+    recap_for_user,
+    recap_list_for_user,
+)
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    # Toggles are posted from the recap page and from the brief; go back to whichever, same host only.
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
 
 
 @login_required
+@never_cache
 def recap_list(request: HttpRequest) -> HttpResponse:
     return render(request, "recaps/list.html", {"recaps": recap_list_for_user(user=request.user)})
 
 
 @login_required
+@never_cache
+@require_GET
 def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
     recap = recap_for_user(recap_id=recap_id, user=request.user)
-    recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.VIEW)
-    return render(request, "recaps/detail.html", {"recap": recap, "data": recap.data})
+    services.recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.VIEW)
+    note = SessionNote.objects.filter(recap=recap).first()
+    done = done_next_steps(recap=recap)
+    next_steps = [(i, item, i in done) for i, item in enumerate(recap.data.get("next_steps") or [])]
+    context = {
+        "recap": recap,
+        "data": recap.data,
+        "next_steps": next_steps,
+        "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),
+        "note": note,
+    }
+    return render(request, "recaps/detail.html", context)
+
+
+@login_required
+@never_cache
+@require_GET
+def recap_export(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    services.recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.EXPORT)
+    body = RecapResult.from_dict(recap.data).to_markdown(title=recap.label)
+    response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="session-{recap.number}-{recap.session_date:%Y-%m-%d}.md"'
+    )
+    return response
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def recap_delete(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    if request.method == "POST":
+        services.recap_delete(recap=recap, user=request.user)
+        messages.success(request, f"{recap.label} was deleted.")
+        return redirect("recaps:list")
+    return render(request, "recaps/delete_confirm.html", {"recap": recap})
+
+
+@login_required
+@require_POST
+def note_save(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    form = SessionNoteForm(request.POST)
+    if form.is_valid():
+        note = services.session_note_save(recap=recap, user=request.user, text=form.cleaned_data["text"])
+        messages.success(request, "Your note is saved." if note else "Your note was removed.")
+    else:
+        messages.error(request, "Your note is too long to save.")
+    return redirect(f"{recap.get_absolute_url()}#note")
+
+
+@login_required
+@require_POST
+def next_step_toggle(request: HttpRequest, recap_id, index: int) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    services.next_step_toggle(recap=recap, index=index)
+    return _back(request, f"{recap.get_absolute_url()}#next-steps")
+
+
+@login_required
+@require_POST
+def moment_seen(request: HttpRequest, schedule_id: int) -> HttpResponse:
+    services.moment_mark_seen(schedule_id=schedule_id, user=request.user)
+    return redirect("/#moment")
+
+
+@login_required
+@never_cache
+@require_GET
+def brief(request: HttpRequest) -> HttpResponse:
+    return render(request, "recaps/brief.html", {"brief": brief_for_user(user=request.user)})
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def appointment(request: HttpRequest) -> HttpResponse:
+    prefs = ClientSettings.objects.filter(user=request.user).first()
+    initial = {"kind": AppointmentForm.ONCE, "brief_hours_before": 24}
+    if prefs:
+        initial = {
+            "kind": AppointmentForm.WEEKLY if prefs.weekly_weekday is not None else AppointmentForm.ONCE,
+            "next_appointment": timezone.localtime(prefs.next_appointment)
+            if prefs.next_appointment
+            else None,
+            "weekly_weekday": prefs.weekly_weekday,
+            "weekly_time": prefs.weekly_time,
+            "brief_hours_before": prefs.brief_hours_before,
+        }
+    form = AppointmentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.client_settings_save(
+            user=request.user,
+            next_appointment=data["next_appointment"],
+            weekly_weekday=data["weekly_weekday"],
+            weekly_time=data["weekly_time"],
+            brief_hours_before=data["brief_hours_before"],
+        )
+        messages.success(request, "Your appointment is saved.")
+        return redirect("recaps:brief")
+    return render(request, "recaps/appointment.html", {"form": form})
+
+
+@login_required
+@never_cache
+@require_GET
+def patterns(request: HttpRequest) -> HttpResponse:
+    return render(request, "recaps/patterns.html", {"p": patterns_for_user(user=request.user)})

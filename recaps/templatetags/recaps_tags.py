@@ -1,0 +1,29 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def mmss(seconds) -> str:
+    """Seconds into the session as mm:ss (h:mm:ss past an hour)."""
+    try:
+        total = max(0, int(float(seconds)))
+    except (TypeError, ValueError):
+        return ""
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+@register.filter
+def first_offset(item) -> float | None:
+    sources = (item or {}).get("sources") or []
+    return min(sources) if sources else None
+
+
+@register.filter
+def percent(share) -> int:
+    try:
+        return round(float(share) * 100)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,337 @@
+"""Start the real stack for a bench script, isolated from `make run` and from the tests.
+
+What `make run` starts (Procfile), each as a subprocess in its own process group:
+- redis-server on a free port, persistence off;
+- a fresh SQLite database in a temporary directory, migrated with `manage.py migrate`;
+- Daphne serving undertone_web.asgi:application on a free port;
+- one Celery worker (`--concurrency 1`, prefork: a main process and one pool child; no beat).
+
+Secrets are fresh per run (SECRET_KEY, a new Fernet key), so nothing touches var/ or var/secrets.env.
+The bench process itself gets the same environment (`Stack.setup_django()`), so it can create users
+and sessions and read rows through the ORM.
+
+Usage:
+    with Stack() as stack:          # starts everything; stops it all on exit, even on errors
+        stack.web_url, stack.ws_url(session_id), stack.cpu_seconds(), stack.log_tails()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(ppid, CPU seconds) of one process: utime + stime, plus cutime + cstime (its children that
+    have exited and been waited for, which are no longer in the live tree)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+    ppid = int(fields[1])
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return ppid, (utime + stime + cutime + cstime) / CLOCK_TICKS
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds (user + system, all threads) of a process and all its live descendants."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None:
+                stats[int(entry)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _cpu) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += stats[pid][1]
+        todo += children.get(pid, [])
+    return total
+
+
+class Service:
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
+        self.name = name
+        self.args = args
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
+        # Own session = own process group: stop() can signal the worker's pool children too.
+        self.popen = subprocess.Popen(
+            args, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive():
+            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(self.popen.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.popen.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        # The group may outlive its leader (a pool child); make sure nothing of ours is left.
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._log.close()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class StackError(RuntimeError):
+    pass
+
+
+class Stack:
+    def __init__(self, *, keep: bool = False, worker_concurrency: int = 1, env: dict | None = None):
+        from cryptography.fernet import Fernet
+
+        self.dir = Path(tempfile.mkdtemp(prefix="undertone-bench-"))
+        self.keep = keep
+        self.failed = False
+        self.worker_concurrency = worker_concurrency
+        self.redis_port = free_port()
+        self.web_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.env = {
+            "DJANGO_SETTINGS_MODULE": "undertone_web.settings.base",
+            "DATABASE_URL": f"sqlite:///{self.dir / 'bench.sqlite3'}",
+            "SECRET_KEY": f"bench-{os.urandom(24).hex()}",
+            "RECAP_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "REDIS_URL": self.redis_url,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_DIR": str(self.dir),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.services: dict[str, Service] = {}
+        self._django_ready = False
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def ws_url(self, session_id) -> str:
+        return f"ws://127.0.0.1:{self.web_port}/ws/capture/{session_id}/"
+
+    def subprocess_env(self) -> dict:
+        return {**os.environ, **self.env}
+
+    def setup_django(self) -> None:
+        """Give this process the stack's settings (same database, Redis and keys) and set Django up."""
+        if self._django_ready:
+            return
+        os.environ.update(self.env)
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        self._django_ready = True
+
+    # Starting -----------------------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        try:
+            self.setup_django()
+            self._start_redis()
+            self._migrate()
+            self._start_daphne()
+            self._start_worker()
+        except BaseException:
+            self.failed = True
+            self.stop()
+            raise
+        return self
+
+    def _start(self, name: str, args: list[str]) -> Service:
+        service = Service(name, args, self.subprocess_env(), self.dir)
+        self.services[name] = service
+        return service
+
+    def _fail(self, message: str, service: Service | None = None) -> None:
+        self.failed = True
+        tail = f"\n--- {service.name} log tail ({service.log_path}) ---\n{service.tail()}" if service else ""
+        raise StackError(message + tail)
+
+    def _start_redis(self) -> None:
+        import redis
+
+        service = self._start(
+            "redis",
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                "",
+            ],
+        )
+        client = redis.Redis(port=self.redis_port, socket_connect_timeout=0.5, socket_timeout=0.5)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                if not service.alive():
+                    self._fail("redis-server exited", service)
+                time.sleep(0.1)
+        self._fail("redis-server did not answer PING within 15 s", service)
+
+    def _migrate(self) -> None:
+        log = self.dir / "migrate.log"
+        with open(log, "wb") as out:
+            try:
+                done = subprocess.run(
+                    [sys.executable, "manage.py", "migrate", "--noinput"],
+                    cwd=ROOT,
+                    env=self.subprocess_env(),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=300,
+                )
+            except subprocess.TimeoutExpired:
+                self.failed = True
+                raise StackError(f"migrate took over 300 s; see {log}") from None
+        if done.returncode:
+            self.failed = True
+            raise StackError(f"migrate failed:\n{log.read_text(errors='replace')[-3000:]}")
+
+    def _start_daphne(self) -> None:
+        service = self._start(
+            "daphne",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.web_port),
+                "undertone_web.asgi:application",
+            ],
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.web_port), timeout=0.5):
+                    return
+            except OSError:
+                if not service.alive():
+                    self._fail("daphne exited", service)
+                time.sleep(0.2)
+        self._fail("daphne did not listen within 60 s", service)
+
+    def _start_worker(self) -> None:
+        from undertone_web.celery import app
+
+        service = self._start(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "undertone_web",
+                "worker",
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--loglevel",
+                "WARNING",
+                "-n",
+                f"bench-{os.getpid()}@%h",
+            ],
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if app.control.ping(timeout=0.5):
+                return
+            if not service.alive():
+                self._fail("celery worker exited", service)
+        self._fail("celery worker did not answer ping within 90 s", service)
+
+    # Measuring ----------------------------------------------------------------------------------
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each service's whole process tree (the worker's pool children too)."""
+        return {name: tree_cpu_seconds(service.pid) for name, service in self.services.items()}
+
+    def check_alive(self) -> None:
+        for service in self.services.values():
+            if not service.alive():
+                self._fail(f"{service.name} exited (code {service.popen.returncode})", service)
+
+    def log_tails(self, lines: int = 40) -> str:
+        return "\n".join(
+            f"--- {name} log tail ({service.log_path}) ---\n{service.tail(lines)}"
+            for name, service in self.services.items()
+        )
+
+    # Stopping -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        # Worker first (its warm shutdown still talks to Redis), Redis last.
+        for name in ("worker", "daphne", "redis"):
+            service = self.services.get(name)
+            if service is not None:
+                service.stop()
+        if self.keep or self.failed:
+            print(f"stack files kept in {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.failed = True
+        self.stop()

@@ -31,6 +31,7 @@ secrets:
 	@bash scripts/make-secrets.sh
 
 migrate: venv secrets
+	@mkdir -p var/staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
 run: system-run venv secrets migrate
@@ -53,6 +54,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 migrations-check: venv
+	@mkdir -p var
 	DJANGO_SETTINGS_MODULE=undertone_web.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
 # The tests start their own Redis (persistence off) on a free port unless REDIS_URL is given.

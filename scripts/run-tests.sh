@@ -3,7 +3,7 @@
 # and always stops that Redis again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p var  # git-ignored: the SQLite test databases live here
+mkdir -p var/staticfiles  # git-ignored: test databases; an empty STATIC_ROOT keeps whitenoise quiet
 if [[ -z ${REDIS_URL:-} ]]; then
   port=${TEST_REDIS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
   redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize yes \

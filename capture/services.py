@@ -107,11 +107,6 @@ def capture_resume_point(*, session_id, channel: int) -> int:
     return 0 if last is None else last + 1
 
 
-def capture_frame_received(*, session_id, channel: int, seq: int) -> None:
-    field = f"received_{channel}"
-    CaptureSession.objects.filter(id=session_id, **{f"{field}__lt": seq}).update(**{field: seq})
-
-
 def capture_window_close(*, session_id, window: ClosedWindow) -> CaptureWindow:
     """Queue a closed VAD window: audio to Redis, a row, and (after commit) a transcription task that
     gets the id only. Silence-only windows are done at once; they just move the commit mark."""

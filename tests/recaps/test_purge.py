@@ -15,7 +15,9 @@ def _session_with_transcript(user, *, age: timedelta):
     CaptureSession.objects.filter(id=session.id).update(created_at=timezone.now() - age)
     window = CaptureWindow.objects.create(session=session, channel=0, seq_first=0, seq_last=10)
     audio_store.window_audio_put(window_id=window.id, pcm=b"\x01\x02" * 100)
-    TranscriptSegment.objects.create(session=session, window=window, index=0, channel=0, start=0, end=1, text="hi")
+    TranscriptSegment.objects.create(
+        session=session, window=window, index=0, channel=0, start=0, end=1, text="hi"
+    )
     return session, window
 
 

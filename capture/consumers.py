@@ -82,7 +82,7 @@ class CaptureConsumer(AsyncWebsocketConsumer):
             await self._receive_control(text_data)
 
     async def _error(self, code: str, detail: str, **extra):
-        log.info("session %s: error frame %s", self.session_id, code)
+        log.debug("session %s: error frame %s", self.session_id, code)
         await self.send(text_data=json.dumps({"type": "error", "code": code, "detail": detail, **extra}))
 
     async def _receive_audio(self, data: bytes):

@@ -77,9 +77,6 @@ class CaptureSession(models.Model):
     # Per channel: highest wire seq whose audio is transcribed and stored (-1: none yet).
     commit_0 = models.IntegerField(default=-1)
     commit_1 = models.IntegerField(default=-1)
-    # Per channel: highest wire seq received (so the recorded duration survives reconnects).
-    received_0 = models.IntegerField(default=-1)
-    received_1 = models.IntegerField(default=-1)
 
     class Meta:
         ordering = ["-created_at"]

@@ -87,18 +87,24 @@ class ClosedWindow:
         return len(self.pcm) / (2 * SAMPLE_RATE)
 
     def to_session_time(self, t: float) -> float:
-        """Session seconds for a time in this window's audio (e.g. a Whisper segment start).
+        """Session seconds for a time in this window's audio (e.g. a Whisper segment start)."""
+        return pieces_to_session_time(self.pieces, t, empty=self.seq_first * FRAME_S)
 
-        A time exactly on the joint of two pieces maps to the start of the later piece.
-        """
-        if not self.pieces:
-            return self.seq_first * FRAME_S
-        offsets = [piece[0] for piece in self.pieces]
-        index = max(bisect.bisect_right(offsets, t) - 1, 0)
-        offset, session, duration = self.pieces[index]
-        # Clamp so a segment end that Whisper places past the audio (it can, by a few tens of
-        # ms) or a negative start still lands inside the speech this window really holds.
-        return session + min(max(t - offset, 0.0), duration)
+
+def pieces_to_session_time(pieces, t: float, *, empty: float = 0.0) -> float:
+    """Map a time in packed window audio back to the session clock through its pieces
+    (offset_in_window_s, offset_in_session_s, duration_s); `empty` when there are none.
+
+    A time exactly on the joint of two pieces maps to the start of the later piece.
+    """
+    if not pieces:
+        return empty
+    offsets = [piece[0] for piece in pieces]
+    index = max(bisect.bisect_right(offsets, t) - 1, 0)
+    offset, session, duration = pieces[index]
+    # Clamp so a segment end that Whisper places past the audio (it can, by a few tens of
+    # ms) or a negative start still lands inside the speech this window really holds.
+    return session + min(max(t - offset, 0.0), duration)
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         engine = get_engine(engine_name)
         result = engine.build(segments)
         data = result.to_dict()
-        recorded_s = max(session.received_0, session.received_1, _last_seq(session)) * 0.2 + 0.2
+        recorded_s = (_last_seq(session) + 1) * 0.2
         data.setdefault("stats", {})["recorded_s"] = round(recorded_s, 1)
         number = (Recap.objects.filter(user=session.user).aggregate(n=Max("number"))["n"] or 0) + 1
         recap = Recap.objects.create(

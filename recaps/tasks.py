@@ -8,6 +8,7 @@ from django.conf import settings
 
 from capture import audio_store
 from capture import services as capture_services
+from capture.vad import pieces_to_session_time
 
 from . import services
 
@@ -35,8 +36,8 @@ def transcribe_window(window_id: str) -> None:
         return
     segments = [
         {
-            "start": round(window_time_to_session(window.pieces, p.start), 2),
-            "end": round(window_time_to_session(window.pieces, p.end), 2),
+            "start": round(pieces_to_session_time(window.pieces, p.start), 2),
+            "end": round(pieces_to_session_time(window.pieces, p.end), 2),
             "text": p.text,
         }
         for p in transcribe_pcm(pcm)
@@ -45,17 +46,6 @@ def transcribe_window(window_id: str) -> None:
     log.info(
         "window %s: transcribed %.1f s of speech into %d segments", window_id, window.speech_s, len(segments)
     )
-
-
-def window_time_to_session(pieces: list, t: float) -> float:
-    """Map a time in the packed window audio back to the session clock (silence was cut out)."""
-    for offset, session_start, duration in pieces:
-        if t <= offset + duration:
-            return session_start + max(0.0, t - offset)
-    if pieces:
-        offset, session_start, duration = pieces[-1]
-        return session_start + duration
-    return t
 
 
 @shared_task(name="recaps.tasks.recap_build")

@@ -50,7 +50,7 @@ def _assert_nothing_left(session, redis_client):
 
 
 def test_two_channels_are_transcribed_labelled_and_then_deleted(
-    asgi_server, celery_worker, user, clean_redis, tmp_path, monkeypatch
+    asgi_server, celery_worker, user, clean_redis, tmp_path
 ):
     client_pcm = silence(0.5) + espeak_pcm(CLIENT_TEXT, voice="en-us", tmp_dir=tmp_path) + silence(4)
     therapist_pcm = silence(5) + espeak_pcm(THERAPIST_TEXT, voice="en-gb", tmp_dir=tmp_path) + silence(3)

@@ -1,8 +1,9 @@
 """Deleting an account deletes everything the person ever left here: recaps (and their schedules,
-notes, next-step marks), capture sessions, windows, transcript segments, audio still in Redis, linked
-devices, notifications, pairing requests they approved, the recap audit trail and every login
-session. Most of it follows from ON DELETE CASCADE; what does not (Redis, django_session) is done by
-hand, and the rest is deleted explicitly too so the list above is visible in one place."""
+notes, next-step marks), after-session notes, remembered consent answers, capture sessions, windows,
+transcript segments, audio still in Redis, linked devices, notifications, pairing requests they
+approved, the recap audit trail and every login session. Most of it follows from ON DELETE CASCADE;
+what does not (Redis, django_session) is done by hand, and the rest is deleted explicitly too so the
+list above is visible in one place."""
 
 from django import forms
 from django.contrib.auth.models import User
@@ -31,8 +32,9 @@ class AccountDeleteForm(forms.Form):
 def account_delete(*, user: User) -> None:
     from accounts.models import Notification
     from capture import audio_store
-    from capture.models import CaptureSession, CaptureWindow, LinkedDevice, PairingRequest
-    from recaps.models import ClientSettings, Recap, RecapAccess, TranscriptSegment
+    from capture.models import CaptureSession, CaptureWindow, ConsentPreference, LinkedDevice, PairingRequest
+    from recaps.models import AfterNote, ClientSettings, Recap, RecapAccess, TranscriptSegment
+    from recaps.services import database_wal_truncate
 
     user_id = str(user.pk)
     window_ids = list(CaptureWindow.objects.filter(session__user=user).values_list("id", flat=True))
@@ -43,6 +45,8 @@ def account_delete(*, user: User) -> None:
         CaptureSession.objects.filter(user=user).delete()
         RecapAccess.objects.filter(user=user).delete()
         ClientSettings.objects.filter(user=user).delete()
+        AfterNote.objects.filter(user=user).delete()
+        ConsentPreference.objects.filter(user=user).delete()
         LinkedDevice.objects.filter(user=user).delete()
         PairingRequest.objects.filter(approved_by=user).delete()
         Notification.objects.filter(user=user).delete()
@@ -53,3 +57,4 @@ def account_delete(*, user: User) -> None:
         user.delete()
     # Audio of unfinished windows lives only in Redis (no persistence); drop it after the commit.
     audio_store.window_audio_delete(window_ids=window_ids)
+    database_wal_truncate()  # the deleted rows' old pages would otherwise linger in SQLite's -wal

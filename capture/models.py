@@ -109,3 +109,20 @@ class CaptureWindow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "channel", "seq_first"], name="window_once_per_seq")
         ]
+
+
+class ConsentPreference(models.Model):
+    """The consent gate's answers, prefilled next time: how sessions happen and where everyone is.
+    Never the confirmation that the therapist agreed: that is asked afresh every session."""
+
+    class SessionType(models.TextChoices):
+        VIDEO = "video", "By video"
+        IN_PERSON = "in_person", "In person"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consent_preference"
+    )
+    session_type = models.CharField(max_length=16, choices=SessionType.choices)
+    client_location = models.CharField(max_length=16)  # a code of capture/consent/jurisdictions.json
+    therapist_location = models.CharField(max_length=16, blank=True)  # video sessions only
+    updated_at = models.DateTimeField(auto_now=True)

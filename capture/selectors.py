@@ -11,7 +11,11 @@ def capture_session_for_actor(*, session_id, user, device=None) -> CaptureSessio
 
 
 def capture_windows_left(*, session_id) -> int:
-    return CaptureWindow.objects.filter(session_id=session_id, status=CaptureWindow.Status.QUEUED).count()
+    """Windows still to transcribe: queued, or lost (their audio vanished from Redis; the browser
+    resends it), so no recap is built while audio is missing."""
+    return CaptureWindow.objects.filter(
+        session_id=session_id, status__in=[CaptureWindow.Status.QUEUED, CaptureWindow.Status.LOST]
+    ).count()
 
 
 def capture_windows_for_channel(*, session_id, channel: int) -> QuerySet[CaptureWindow]:

@@ -1,4 +1,6 @@
 from django import forms
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from .models import ClientSettings
 
@@ -56,3 +58,60 @@ class SessionNoteForm(forms.Form):
             attrs={"rows": 4, "placeholder": "Anything you want to remember about this session."}
         ),
     )
+
+
+NOTE_ANSWER_MAX = 1000  # characters per prompt: a note, not a journal; keeps the brief readable
+
+
+class AfterNoteForm(forms.Form):
+    """The after-session note: three guided prompts, each optional, at least one answered."""
+
+    stood_out = forms.CharField(
+        label="What stood out",
+        help_text="A moment, a feeling, something your therapist said.",
+        required=False,
+        max_length=NOTE_ANSWER_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    practise = forms.CharField(
+        label="What to practise",
+        help_text="Something to try before next time. One per line.",
+        required=False,
+        max_length=NOTE_ANSWER_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    bring_back = forms.CharField(
+        label="What to bring back",
+        help_text="A question or a topic for your next session. One per line.",
+        required=False,
+        max_length=NOTE_ANSWER_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    recap = forms.ModelChoiceField(
+        label="Which session is it about?",
+        queryset=None,
+        required=False,
+        empty_label="No recording (just this note)",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .selectors import recap_list_for_user
+
+        # Only this person's recaps can be picked: another id is "not one of the choices" (no IDOR).
+        self.fields["recap"].queryset = recap_list_for_user(user=user)
+        for name in ("stood_out", "practise", "bring_back"):
+            self.fields[name].widget.attrs["aria-describedby"] = f"id_{name}-help"
+        self.fields["recap"].label_from_instance = lambda r: (
+            f"Session {r.number} · {date_format(timezone.localtime(r.session_date), 'j M')}"
+            + (" · own voice" if r.is_self else "")
+        )
+
+    def clean(self):
+        data = super().clean()
+        if not any((data.get(key) or "").strip() for key in ("stood_out", "practise", "bring_back")):
+            raise forms.ValidationError(
+                "Write something in at least one of the three boxes. A few words is plenty.",
+                code="empty",
+            )
+        return data

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from undertone_web.crypto import EncryptedJSONField, EncryptedTextField
 
@@ -30,13 +31,18 @@ class TranscriptSegment(models.Model):
 
 
 class Recap(models.Model):
+    class Kind(models.TextChoices):
+        # The same values as CaptureSession.Mode: recap_build copies the session's mode.
+        SESSION = "session", "Therapy session"
+        SELF = "self", "Recap in your own voice"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recaps")
     session = models.OneToOneField(
         "capture.CaptureSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="recap"
     )
     number = models.PositiveIntegerField()  # "Session 4": neutral label, per user
-    kind = models.CharField(max_length=16, default="session")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SESSION)
     engine = models.CharField(max_length=32)
     data = EncryptedJSONField()
     session_date = models.DateTimeField()
@@ -54,6 +60,11 @@ class Recap(models.Model):
     @property
     def label(self) -> str:
         return f"Session {self.number} · {self.session_date:%b %Y}"
+
+    @property
+    def is_self(self) -> bool:
+        """Made from the person's own talk-through after the session, not from the session itself."""
+        return self.kind == self.Kind.SELF
 
 
 class RecapAccess(models.Model):
@@ -124,3 +135,49 @@ class SessionNote(models.Model):
     recap = models.OneToOneField(Recap, on_delete=models.CASCADE, related_name="note")
     text = EncryptedTextField()
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class AfterNote(models.Model):
+    """A private note written after a session, from three guided prompts. It stands on its own: when
+    the therapist said no to recording there is no recap at all. It may point at a recap (SET_NULL:
+    deleting a recording does not take the person's own words with it). Its "to practise" and "to bring
+    back" answers feed the Pre-Session Brief.
+
+    Content, so encrypted like the recap: the three answers are one Fernet token (one JSON document),
+    so not even which prompts were answered shows at rest."""
+
+    FIELDS: tuple[str, ...] = ("stood_out", "practise", "bring_back")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="after_notes")
+    recap = models.ForeignKey(
+        Recap, null=True, blank=True, on_delete=models.SET_NULL, related_name="after_notes"
+    )
+    content = EncryptedJSONField()  # {"stood_out": str, "practise": str, "bring_back": str}
+    # The note's date, shown as "From your note, 21 Nov"; a default (not auto_now_add) so the brief's
+    # time window can be tested with notes of any age.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("recaps:after_note_edit", args=[self.id])
+
+    def answer(self, key: str) -> str:
+        return str((self.content or {}).get(key) or "")
+
+    @property
+    def stood_out(self) -> str:
+        return self.answer("stood_out")
+
+    @property
+    def practise(self) -> str:
+        return self.answer("practise")
+
+    @property
+    def bring_back(self) -> str:
+        return self.answer("bring_back")

@@ -4,6 +4,7 @@ the owner: anyone else gets Http404 (not 403), so ids reveal nothing."""
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,13 +12,16 @@ from datetime import datetime, timedelta
 from django.http import Http404
 from django.utils import timezone
 
-from .models import ClientSettings, MomentSchedule, NextStepStatus, Recap
+from .models import AfterNote, ClientSettings, MomentSchedule, NextStepStatus, Recap
 
 BRIEF_RECENT_SESSIONS = 5  # recurring themes: across the last five recaps
 BRIEF_NEXT_STEP_SESSIONS = 3  # open next steps: from the last three
 BRIEF_QUESTION_SESSIONS = 2
 BRIEF_NEXT_STEPS_MAX = 8
 BRIEF_QUESTIONS_MAX = 5
+BRIEF_NOTES_MAX = 3  # after-session notes: the newest three written since the last appointment
+BRIEF_NOTES_DAYS = 14  # "since the last appointment" when that is unknown (a one-off date)
+BRIEF_NOTE_LINES_MAX = 5  # lines per answer
 PATTERNS_SESSIONS_MAX = 12
 PATTERNS_THEMES_MAX = 6
 
@@ -111,6 +115,12 @@ class BriefItem:
 
 
 @dataclass
+class BriefNoteLine:
+    note: AfterNote
+    text: str
+
+
+@dataclass
 class Brief:
     appointment: datetime | None
     unlocks_at: datetime | None
@@ -121,6 +131,8 @@ class Brief:
     recurring: list[tuple[str, int]] = field(default_factory=list)
     moment: dict | None = None
     moment_recap: Recap | None = None
+    note_practise: list[BriefNoteLine] = field(default_factory=list)
+    note_bring_back: list[BriefNoteLine] = field(default_factory=list)
 
 
 def brief_for_user(*, user, now: datetime | None = None, with_content: bool = True) -> Brief:
@@ -152,7 +164,60 @@ def brief_for_user(*, user, now: datetime | None = None, with_content: bool = Tr
     brief.moment, brief.moment_recap = _moment_to_bring_back(
         recent, {normalise_label(t) for t, _ in brief.recurring}
     )
+    since = brief_notes_since(appointment=appointment, prefs=prefs)
+    for note in after_notes_for_brief(user=user, since=since, until=now):
+        brief.note_practise += [
+            BriefNoteLine(note, text) for text in note_lines(note.practise)[:BRIEF_NOTE_LINES_MAX]
+        ]
+        brief.note_bring_back += [
+            BriefNoteLine(note, text) for text in note_lines(note.bring_back)[:BRIEF_NOTE_LINES_MAX]
+        ]
     return brief
+
+
+def brief_notes_since(*, appointment: datetime, prefs: ClientSettings | None) -> datetime:
+    """Notes written since the last appointment belong to the next one. A weekly slot knows the last
+    one (a week before the next); a one-off date does not, so the two weeks before it stand in."""
+    if prefs is not None and prefs.weekly_weekday is not None and prefs.weekly_time is not None:
+        return appointment - timedelta(days=7)
+    return appointment - timedelta(days=BRIEF_NOTES_DAYS)
+
+
+def after_notes_for_brief(*, user, since: datetime, until: datetime) -> list[AfterNote]:
+    return list(
+        AfterNote.objects.filter(user=user, created_at__gte=since, created_at__lte=until).order_by(
+            "-created_at"
+        )[:BRIEF_NOTES_MAX]
+    )
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s*")
+
+
+def note_lines(text: str) -> list[str]:
+    """One brief item per line the person wrote, without the bullets or numbers they typed."""
+    return [line for raw in text.splitlines() if (line := _LIST_MARK.sub("", raw).strip())]
+
+
+def after_note_for_user(*, note_id, user) -> AfterNote:
+    note = AfterNote.objects.filter(id=note_id, user=user).select_related("recap").first()
+    if note is None:
+        raise Http404
+    return note
+
+
+def after_note_list_for_user(*, user) -> list[AfterNote]:
+    # The linked recap is shown by its label only: defer its encrypted data.
+    return list(
+        AfterNote.objects.filter(user=user)
+        .select_related("recap")
+        .defer("recap__data")
+        .order_by("-created_at")
+    )
+
+
+def after_notes_for_recap(*, recap: Recap) -> list[AfterNote]:
+    return list(AfterNote.objects.filter(recap=recap, user=recap.user_id).order_by("-created_at"))
 
 
 def recurring_themes(*, recaps: list[Recap], min_sessions: int = 2) -> list[tuple[str, int]]:

@@ -7,11 +7,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from undertone_web.faults import fault_point
+
 from . import services
 from .engines.base import RecapResult
-from .forms import AppointmentForm, SessionNoteForm
+from .forms import AfterNoteForm, AppointmentForm, SessionNoteForm
 from .models import ClientSettings, RecapAccess, SessionNote
 from .selectors import (
+    after_note_for_user,
+    after_note_list_for_user,
+    after_notes_for_recap,
     brief_for_user,
     done_next_steps,
     patterns_for_user,
@@ -41,6 +46,7 @@ def recap_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
     recap = recap_for_user(recap_id=recap_id, user=request.user)
+    fault_point("recap_view", detail=lambda: str(recap.data))  # test-only; see undertone_web/faults.py
     services.recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.VIEW)
     note = SessionNote.objects.filter(recap=recap).first()
     done = done_next_steps(recap=recap)
@@ -51,6 +57,7 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
         "next_steps": next_steps,
         "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),
         "note": note,
+        "after_notes": after_notes_for_recap(recap=recap),
     }
     return render(request, "recaps/detail.html", context)
 
@@ -61,7 +68,8 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
 def recap_export(request: HttpRequest, recap_id) -> HttpResponse:
     recap = recap_for_user(recap_id=recap_id, user=request.user)
     services.recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.EXPORT)
-    body = RecapResult.from_dict(recap.data).to_markdown(title=recap.label)
+    title = f"{recap.label} · Recap in your own voice" if recap.is_self else recap.label
+    body = RecapResult.from_dict(recap.data).to_markdown(title=title)
     response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="session-{recap.number}-{recap.session_date:%Y-%m-%d}.md"'
@@ -152,3 +160,78 @@ def appointment(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patterns(request: HttpRequest) -> HttpResponse:
     return render(request, "recaps/patterns.html", {"p": patterns_for_user(user=request.user)})
+
+
+# After-session notes ---------------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_GET
+def after_note_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "recaps/after_note_list.html", {"notes": after_note_list_for_user(user=request.user)}
+    )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def after_note_new(request: HttpRequest) -> HttpResponse:
+    initial = {}
+    # "?recap=<id>" from a recap page or the end of a recording preselects it. Only the person's own
+    # recaps are choices, so someone else's id is simply not preselected.
+    wanted = request.GET.get("recap", "")
+    recaps = recap_list_for_user(user=request.user)
+    if wanted and (match := next((r for r in recaps if str(r.id) == wanted), None)):
+        initial["recap"] = match
+    form = AfterNoteForm(
+        request.POST if request.method == "POST" else None, initial=initial, user=request.user
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.after_note_create(
+            user=request.user,
+            stood_out=data["stood_out"],
+            practise=data["practise"],
+            bring_back=data["bring_back"],
+            recap=data["recap"],
+        )
+        messages.success(request, "Your note is saved. Only you can read it.")
+        return redirect("recaps:after_note_list")
+    return render(request, "recaps/after_note_form.html", {"form": form, "note": None})
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def after_note_edit(request: HttpRequest, note_id) -> HttpResponse:
+    note = after_note_for_user(note_id=note_id, user=request.user)
+    initial = {key: note.answer(key) for key in note.FIELDS} | {"recap": note.recap}
+    form = AfterNoteForm(
+        request.POST if request.method == "POST" else None, initial=initial, user=request.user
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.after_note_update(
+            note=note,
+            stood_out=data["stood_out"],
+            practise=data["practise"],
+            bring_back=data["bring_back"],
+            recap=data["recap"],
+        )
+        messages.success(request, "Your note is saved.")
+        return redirect("recaps:after_note_list")
+    return render(request, "recaps/after_note_form.html", {"form": form, "note": note})
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def after_note_delete(request: HttpRequest, note_id) -> HttpResponse:
+    note = after_note_for_user(note_id=note_id, user=request.user)
+    if request.method == "POST":
+        services.after_note_delete(note=note)
+        messages.success(request, "Your note was deleted.")
+        return redirect("recaps:after_note_list")
+    return render(request, "recaps/after_note_delete.html", {"note": note})

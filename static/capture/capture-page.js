@@ -18,6 +18,16 @@ const client = new CaptureClient({ wsPath: root.dataset.wsPath });
 let phase = "setup";
 let wakeLock = null;
 
+// "Recap in your own voice": microphone only, guided prompts, a countdown to a
+// short cap and a stop by itself at the cap. The server enforces the same cap.
+const selfMode = root.dataset.mode === "self";
+let maxSeconds = 300; // read from the page at Start (data-max-seconds)
+const CAP_WARNINGS = [
+  [60, "One minute left."],
+  [15, "15 seconds left. We'll stop by ourselves and make your recap."],
+];
+let capWarned = 0;
+
 function show(id, visible) {
   $(id).hidden = !visible;
 }
@@ -48,10 +58,28 @@ function formatTime(totalSeconds) {
 
 function resetSpeech() {
   for (const ch of [0, 1]) {
+    if (!$(`speech-${ch}`)) continue; // self mode has no call-audio channel
     $(`speech-${ch}`).dataset.active = "false";
     $(`speech-${ch}`).textContent = "Listening";
     $(`meter-${ch}`).style.transform = "scaleX(0)";
   }
+}
+
+function clock(totalSeconds) {
+  const s = Math.max(0, Math.ceil(totalSeconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function showNoteOffer(recapUrl) {
+  const offer = $("note-offer");
+  if (!offer) return; // a capture-only device cannot open notes
+  const match = /\/recaps\/([0-9a-f-]{36})\//.exec(recapUrl || "");
+  if (match) {
+    const url = new URL($("note-link").href, location.href);
+    url.searchParams.set("recap", match[1]);
+    $("note-link").href = url.pathname + url.search;
+  }
+  offer.hidden = false;
 }
 
 // Phones lock the screen after a minute and may then cut the microphone.
@@ -71,12 +99,14 @@ function releaseWake() {
 
 // ---- before start ----
 
-const tab = tabAudioSupport();
-if (!tab.ok) {
-  $("source-tab").disabled = true;
-  $("source-tab").closest(".capture-source").classList.add("is-disabled");
-  $("source-tab-note").textContent = tab.reason;
-  show("source-tab-note", true);
+if (!selfMode) {
+  const tab = tabAudioSupport();
+  if (!tab.ok) {
+    $("source-tab").disabled = true;
+    $("source-tab").closest(".capture-source").classList.add("is-disabled");
+    $("source-tab-note").textContent = tab.reason;
+    show("source-tab-note", true);
+  }
 }
 
 if (!captureSupported()) {
@@ -89,10 +119,13 @@ $("start").addEventListener("click", async () => {
   showError("");
   // No await before start(): the browser only opens the tab picker and
   // starts audio during the click itself.
-  const pending = client.start({ source: $("source-tab").checked ? "tab" : "mic" });
+  // Self mode never asks for the call's audio: only the person's own voice.
+  const wanted = !selfMode && $("source-tab").checked ? "tab" : "mic";
+  maxSeconds = Number(root.dataset.maxSeconds) || maxSeconds;
+  const pending = client.start({ source: wanted });
   try {
     const { source, notice } = await pending;
-    show("channel-1", source === "tab");
+    if (!selfMode) show("channel-1", source === "tab");
     showNotice(notice);
     setPhase("live");
     keepAwake();
@@ -136,12 +169,14 @@ $("stop-cancel").addEventListener("click", () => {
   $("stop").focus();
 });
 
-$("stop-confirm").addEventListener("click", () => {
+function finishRecording() {
   setPhase("finish");
   releaseWake();
   $("progress").focus(); // the Stop button just vanished; keep focus somewhere sensible
   client.stop();
-});
+}
+
+$("stop-confirm").addEventListener("click", finishRecording);
 
 client.addEventListener("state", ({ detail }) => {
   $("conn-state").textContent = CONNECTION_WORDS[detail.connection] || "";
@@ -169,7 +204,22 @@ client.addEventListener("recorded", ({ detail }) => {
   if (second === shownSecond) return;
   shownSecond = second;
   $("timer").textContent = formatTime(second);
+  if (selfMode) updateCountdown(detail.seconds);
 });
+
+function updateCountdown(seconds) {
+  const left = maxSeconds - seconds;
+  $("countdown").textContent = clock(left);
+  $("cap-fill").style.transform = `scaleX(${Math.min(1, seconds / maxSeconds).toFixed(3)})`;
+  while (capWarned < CAP_WARNINGS.length && left <= CAP_WARNINGS[capWarned][0]) {
+    showNotice(CAP_WARNINGS[capWarned++][1]);
+  }
+  if (left <= 0 && phase === "live") {
+    const minutes = Math.round(maxSeconds / 60);
+    finishRecording();
+    $("finish-hint").textContent = `That's ${minutes} minute${minutes === 1 ? "" : "s"}, so we stopped here. Please keep this tab open until your recap is ready.`;
+  }
+}
 
 client.addEventListener("commit", ({ detail }) => {
   const minutes = detail.seconds / 60;
@@ -199,6 +249,7 @@ client.addEventListener("done", ({ detail }) => {
   show("finish-hint", false);
   if (detail.recapUrl) $("recap-link").href = detail.recapUrl;
   show("recap-link", true);
+  showNoteOffer(detail.recapUrl);
   $("recap-link").focus();
 });
 
@@ -215,6 +266,7 @@ client.addEventListener("fatal", ({ detail }) => {
     $("recap-link").href = root.dataset.recapPrefix || "/recaps/";
     $("recap-link").textContent = "Open your recaps";
     show("recap-link", true);
+    showNoteOffer(null);
   } else {
     show("capture-finish", false);
   }
@@ -246,6 +298,7 @@ if (status === "ending") {
   show("finish-hint", false);
   $("recap-link").textContent = "Open your recaps";
   show("recap-link", true);
+  showNoteOffer(null);
 } else {
   setPhase("setup");
 }

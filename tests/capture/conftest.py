@@ -6,6 +6,7 @@ from django.test import Client, override_settings
 
 from capture import services
 from capture.models import CaptureSession
+from tests.factories import consent_record
 
 ORIGIN = b"http://localhost"
 
@@ -32,7 +33,7 @@ def run(coro_fn, *args, **kwargs):
 @pytest.fixture
 def consented_session(user):
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+    services.capture_consent_record(session=session, consent=consent_record())
     return CaptureSession.objects.get(id=session.id)
 
 

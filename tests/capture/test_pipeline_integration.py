@@ -14,6 +14,7 @@ from capture.models import CaptureSession, CaptureWindow
 from recaps.models import Recap, TranscriptSegment
 from tests.audio import SHARED_AUDIO, espeak_pcm, silence
 from tests.capture.conftest import session_cookie
+from tests.factories import consent_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -27,7 +28,7 @@ def words(text: str) -> set[str]:
 
 def _new_session(user, channels=1):
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+    services.capture_consent_record(session=session, consent=consent_record())
     return session
 
 

@@ -59,12 +59,15 @@ def test_record_stop_recap_and_nothing_left(
         page.click("#new-session")
         page.wait_for_url(re.compile(r".*/consent/$"))
         page.screenshot(path=str(artifacts_dir / "capture-consent-390.png"), full_page=True)
-        # Consent is required: the form will not go on without it.
+        # Consent is required: the form will not go on without it (tests/e2e/test_consent_e2e.py).
+        page.check("input[name=session_type][value=in_person]")
+        page.select_option("#id_client_location", "US-NY")
+        page.wait_for_selector('#consent-rule[data-shown-for="in_person:US-NY:-"]')
         page.check("#id_therapist_agreed")
         page.click("#consent-form button[type=submit]")
         page.wait_for_url(re.compile(r".*/capture/s/[0-9a-f-]+/$"))
         session = CaptureSession.objects.get(user=user)
-        assert session.consent == {"therapist_agreed": True}
+        assert session.consent["therapist_agreed"] is True and session.consent["client"]["code"] == "US-NY"
         page.screenshot(path=str(artifacts_dir / "capture-setup-390.png"), full_page=True)
         page.click("#start")
         page.wait_for_selector("#capture-live:not([hidden])")

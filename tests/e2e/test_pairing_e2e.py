@@ -9,7 +9,7 @@ import zxingcpp
 
 from capture import services as capture_services
 from capture.models import LinkedDevice
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, consent_record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -107,7 +107,7 @@ def test_qr_handoff_links_the_laptop_and_revoke_closes_its_socket(
         # A capture socket of the linked laptop, open...
         device = LinkedDevice.objects.get(user=user)
         session = capture_services.capture_session_create(user=user, device=device)
-        capture_services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+        capture_services.capture_consent_record(session=session, consent=consent_record())
         opened = laptop.evaluate(
             """(path) => new Promise((resolve) => {
                  window.__closeCode = null;

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from recaps.models import Recap, RecapAccess, SessionNote, TranscriptSegment
-from recaps.services import ENCRYPTED_COLUMNS, session_note_save
+from recaps.models import AfterNote, Recap, RecapAccess, SessionNote, TranscriptSegment
+from recaps.services import ENCRYPTED_COLUMNS, after_note_create, session_note_save
 from tests.factories import PASSWORD
 from tests.recaps.recap_fixtures import make_recap
 from undertone_web.crypto import DecryptionError
@@ -91,6 +91,7 @@ def test_rotate_recap_keys_command(user, settings):
     TranscriptSegment.objects.create(
         session=session, window=window, index=0, channel=0, start=0, end=1, text="hi"
     )
+    after_note_create(user=user, practise=NOTE)  # every encrypted column needs a row to rotate
     before = {c: raw(t, c) for t, _, c in ENCRYPTED_COLUMNS}
 
     settings.RECAP_ENCRYPTION_KEYS = [KEY_B, KEY_A]  # new key first, old one still opens
@@ -102,6 +103,7 @@ def test_rotate_recap_keys_command(user, settings):
     assert Recap.objects.get(id=recap.id).data["summary"]
     assert SessionNote.objects.get(recap=recap).text == NOTE
     assert TranscriptSegment.objects.get().text == "hi"
+    assert AfterNote.objects.get().practise == NOTE
 
 
 def test_wrong_key_raises_and_never_returns_ciphertext(user, settings):

@@ -13,6 +13,12 @@ and sessions and read rows through the ORM.
 Usage:
     with Stack() as stack:          # starts everything; stops it all on exit, even on errors
         stack.web_url, stack.ws_url(session_id), stack.cpu_seconds(), stack.log_tails()
+
+Faults (bench/faults.py, tests/faults/): `restart_redis()`, `restart_daphne()`, `kill_worker()` +
+`start_worker()`, `pause_worker()`/`resume_worker()`, `celery_app()` (bound to this stack's Redis, so a
+process whose own settings point elsewhere, like a pytest run, can ping or send tasks). A test process
+that already has Django set up passes `django_in_process=False` and its own DATABASE_URL and settings
+module in `env`.
 """
 
 from __future__ import annotations
@@ -107,6 +113,23 @@ class Service:
             pass
         self._log.close()
 
+    def signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """A crash: `sig` to the whole process group (the worker's pool child too), then reap it."""
+        self.signal_group(sig)
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.signal_group(signal.SIGKILL)
+            self.popen.wait(timeout=5)
+        self.signal_group(signal.SIGKILL)  # whatever of the group outlived its leader
+        self._log.close()
+
     def tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -120,10 +143,32 @@ class StackError(RuntimeError):
 
 
 class Stack:
-    def __init__(self, *, keep: bool = False, worker_concurrency: int = 1, env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        keep: bool = False,
+        worker_concurrency: int = 1,
+        env: dict | None = None,
+        django_in_process: bool = True,
+        migrate: bool = True,
+        worker_loglevel: str = "WARNING",
+        base_dir: Path | None = None,
+        private_dirs: bool = False,
+        worker_beat: bool = False,
+    ):
+        """`django_in_process=False`: leave this process's Django alone (a pytest run that already has
+        its own settings); `migrate=False`: the database in `env["DATABASE_URL"]` is migrated already;
+        `base_dir`: where the temp dir (logs, SQLite) goes. `private_dirs`: the services get TMPDIR
+        (`self.tmp_dir`) and MEDIA_ROOT (`self.media_dir`) inside the stack dir, so the temp and media
+        files they write are exactly theirs (bench/privacy_audit.py scans them); this process keeps its
+        own TMPDIR. `worker_beat`: the worker embeds beat (`-B`), as the Procfile runs it, with its
+        schedule file in the stack dir."""
         from cryptography.fernet import Fernet
 
-        self.dir = Path(tempfile.mkdtemp(prefix="undertone-bench-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="undertone-bench-", dir=base_dir))
+        self.django_in_process = django_in_process
+        self.migrate = migrate
+        self.worker_loglevel = worker_loglevel
         self.keep = keep
         self.failed = False
         self.worker_concurrency = worker_concurrency
@@ -143,6 +188,15 @@ class Stack:
         }
         self.services: dict[str, Service] = {}
         self._django_ready = False
+        self._celery_app = None
+        self.private_dirs = private_dirs
+        self.worker_beat = worker_beat
+        self.tmp_dir = self.dir / "tmp"
+        self.media_dir = self.dir / "media"
+        if private_dirs:
+            self.tmp_dir.mkdir()
+            self.media_dir.mkdir()
+            self.env.setdefault("MEDIA_ROOT", str(self.media_dir))
 
     @property
     def web_url(self) -> str:
@@ -152,7 +206,10 @@ class Stack:
         return f"ws://127.0.0.1:{self.web_port}/ws/capture/{session_id}/"
 
     def subprocess_env(self) -> dict:
-        return {**os.environ, **self.env}
+        env = {**os.environ, **self.env}
+        if self.private_dirs:
+            env["TMPDIR"] = str(self.tmp_dir)  # not in self.env: setup_django() must not move ours
+        return env
 
     def setup_django(self) -> None:
         """Give this process the stack's settings (same database, Redis and keys) and set Django up."""
@@ -170,9 +227,11 @@ class Stack:
 
     def start(self) -> Stack:
         try:
-            self.setup_django()
+            if self.django_in_process:
+                self.setup_django()
             self._start_redis()
-            self._migrate()
+            if self.migrate:
+                self._migrate()
             self._start_daphne()
             self._start_worker()
         except BaseException:
@@ -271,8 +330,7 @@ class Stack:
         self._fail("daphne did not listen within 60 s", service)
 
     def _start_worker(self) -> None:
-        from undertone_web.celery import app
-
+        app = self.celery_app()
         service = self._start(
             "worker",
             [
@@ -285,9 +343,10 @@ class Stack:
                 "--concurrency",
                 str(self.worker_concurrency),
                 "--loglevel",
-                "WARNING",
+                self.worker_loglevel,
                 "-n",
                 f"bench-{os.getpid()}@%h",
+                *(["-B", "--schedule", str(self.dir / "celerybeat-schedule")] if self.worker_beat else []),
             ],
         )
         deadline = time.monotonic() + 90
@@ -298,7 +357,62 @@ class Stack:
                 self._fail("celery worker exited", service)
         self._fail("celery worker did not answer ping within 90 s", service)
 
+    # Faults -------------------------------------------------------------------------------------
+
+    def celery_app(self):
+        """A Celery app on this stack's broker only: ping the worker, send a task as beat would."""
+        if self._celery_app is None:
+            from celery import Celery
+
+            self._celery_app = Celery("undertone-stack", broker=self.redis_url, set_as_current=False)
+        return self._celery_app
+
+    def redis_client(self):
+        import redis
+
+        return redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=5)
+
+    def restart_redis(self, sig: int = signal.SIGTERM) -> None:
+        """Stop redis-server and start a fresh one on the same port. Persistence is off, so every key
+        is gone: window audio, the Celery queue and its unacked messages, the channel layer's groups."""
+        self.services["redis"].kill(sig)
+        self._start_redis()
+
+    def restart_daphne(self, sig: int = signal.SIGKILL) -> None:
+        """Kill Daphne (SIGKILL: a crash, no close frames) and start a new one on the same port."""
+        self.services["daphne"].kill(sig)
+        self._start_daphne()
+
+    def kill_worker(self, sig: int = signal.SIGKILL) -> None:
+        """`sig` to the worker's whole process group: main process and pool children."""
+        self.services["worker"].kill(sig)
+
+    def start_worker(self) -> None:
+        """Start a (new) worker, e.g. after kill_worker(); returns once it answers ping."""
+        self._start_worker()
+
+    def pause_worker(self) -> None:
+        self.services["worker"].signal_group(signal.SIGSTOP)
+
+    def resume_worker(self) -> None:
+        self.services["worker"].signal_group(signal.SIGCONT)
+
     # Measuring ----------------------------------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        """Every live process of every service: each leader and all its descendants."""
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _stat(int(entry))
+                if stat is not None:
+                    children.setdefault(stat[0], []).append(int(entry))
+        found, todo = [], [s.pid for s in self.services.values() if s.alive()]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds so far of each service's whole process tree (the worker's pool children too)."""
@@ -329,6 +443,10 @@ class Stack:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Stack:
+        # `timeout` and Ctrl-C send SIGTERM/SIGINT: turn SIGTERM into SystemExit so __exit__ still
+        # stops redis/daphne/celery instead of leaving them running with their CPU and ports.
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return self.start()
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -291,9 +291,11 @@ def wait_until(predicate, *, timeout: float, what: str, stack: Stack, session: B
 
 def new_session(user):
     from capture import services
+    from capture.consent.records import consent_record_build
 
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+    record = consent_record_build(session_type="in_person", client="US-NY", therapist_agreed=True)
+    services.capture_consent_record(session=session, consent=record)
     return session
 
 

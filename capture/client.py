@@ -1,6 +1,8 @@
-"""A Python capture client that speaks the real protocol (docs/protocol.md), like the browser does:
-keeps every frame until it is committed, reconnects and resends, paces at real time or faster.
-Used by the integration tests and by bench/ to simulate capture sessions."""
+"""A Python capture client that speaks the real protocol (docs/protocol.md), like the browser does
+(static/capture/capture-client.js): keeps every frame until it is committed (not merely acked),
+reconnects with a short capped backoff and resends from the server's `next`, and paces what it sends
+under the server's rate limit. Recording never waits on the network: a stalled socket grows the
+buffer, as a microphone would. Used by the integration and fault tests and by bench/."""
 
 import asyncio
 import json
@@ -8,11 +10,21 @@ import time
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from .protocol import FRAME_BYTES, FRAME_SECONDS, encode_frame
 
 FATAL_CODES = {4401, 4403, 4404, 4409, 4412, 4413}
+# Reconnect after 0.3 s, doubling to at most 2 s, and back to 0.3 s after every welcome: so the client
+# is back within ~2 s of the server or the network returning, however long the outage was.
+BACKOFF_MIN_S = 0.3
+BACKOFF_MAX_S = 2.0
+# Per channel, in seconds of audio: the server closes with 4429 above 2.5x real time sustained with a
+# 30 s burst (settings.CAPTURE), and its bucket starts full on every hello. Staying under both lets a
+# long backlog (a 30 s network drop) go out at once up to the burst and then at 2x, instead of being
+# refused, and a faster-than-real-time test clip of up to ~40 s is not slowed at all.
+SEND_RATE_X = 2.0
+SEND_BURST_S = 20.0
 
 
 def split_frames(pcm: bytes) -> list[bytes]:
@@ -31,6 +43,11 @@ class StreamResult:
     ack_lags: list[float] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
     reconnects: int = 0
+    resent: int = 0  # frames sent again after a reconnect or a seq_gap
+    resent_after_ack: int = 0  # of those, frames the server had acked: acked is not committed
+    resume_points: list[dict[int, int]] = field(default_factory=list)  # `next` of every welcome
+    welcomed_at: list[float] = field(default_factory=list)  # time.monotonic() of every welcome
+    close_codes: list[int | None] = field(default_factory=list)  # every close (None: no close frame)
     stop_sent_at: float | None = None
     done_at: float | None = None
 
@@ -49,6 +66,12 @@ class CaptureStreamer:
         self.ws = None
         self.connected = asyncio.Event()
         self.drop_next_connection_after: float | None = None
+        self.tokens: dict[int, float] = {}
+        self.tokens_at: dict[int, float] = {}
+        self._send_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._sender_task: asyncio.Task | None = None
+        self._welcomed = False
 
     # Recording side: frames appear at `speed` x real time, as a microphone would produce them.
     async def record(self, pcm_by_channel: dict[int, bytes], *, speed: float = 1.0, stop: bool = True):
@@ -69,37 +92,79 @@ class CaptureStreamer:
                 delay = start + (i + 1) * FRAME_SECONDS / speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            await self._pump()
+            self._kick()
         self.recording_done = True
         if stop:
             self.stopping = True
+            self._kick()
+
+    def _kick(self):
+        """Have the frames sent without waiting for it: the sender may be stuck on a dead socket or
+        pacing a backlog, and neither may hold up recording or reading the server's messages."""
+        self._wake.set()
+
+    async def _sender(self, ws):
+        """One per connection, from its welcome: sends whenever woken."""
+        while ws is self.ws:
+            await self._wake.wait()
+            self._wake.clear()
             await self._pump()
 
+    def _take_token(self, ch: int, now: float) -> float:
+        """0 if a frame of `ch` may go now (and spend its token), else the seconds to wait."""
+        tokens = min(
+            SEND_BURST_S,
+            self.tokens.get(ch, SEND_BURST_S) + (now - self.tokens_at.get(ch, now)) * SEND_RATE_X,
+        )
+        self.tokens_at[ch] = now
+        if tokens >= FRAME_SECONDS:
+            self.tokens[ch] = tokens - FRAME_SECONDS
+            return 0.0
+        self.tokens[ch] = tokens
+        return (FRAME_SECONDS - tokens) / SEND_RATE_X
+
     async def _pump(self):
-        """Send what the server does not hold yet, in order, if connected."""
-        if self.ws is None or not self.connected.is_set():
-            return
-        try:
-            for ch in self.kept:
-                while self.next.get(ch, 0) < self.generated[ch]:
+        """Send what the server does not hold yet, in order (channels kept in step), paced, if
+        connected; then "stop" once everything is out after Stop. One sender at a time."""
+        async with self._send_lock:
+            ws = self.ws
+            if ws is None or not self.connected.is_set():
+                return
+            try:
+                while ws is self.ws:
+                    pending = [ch for ch in self.kept if self.next.get(ch, 0) < self.generated[ch]]
+                    if not pending:
+                        break
+                    ch = min(pending, key=lambda c: self.next.get(c, 0))
+                    wait = self._take_token(ch, time.monotonic())
+                    if wait:
+                        await asyncio.sleep(wait)
+                        continue
                     seq = self.next[ch]
                     payload = self.kept[ch].get(seq)
                     self.next[ch] = seq + 1
                     if payload is None:
                         continue
+                    if (ch, seq) in self.sent_at:
+                        self.result.resent += 1
+                        self.result.resent_after_ack += seq in self.result.acked.get(ch, ())
                     self.sent_at.setdefault((ch, seq), time.monotonic())
-                    await self.ws.send(encode_frame(channel=ch, seq=seq, pcm=payload))
-            if self.stopping and all(self.next.get(ch, 0) >= self.generated[ch] for ch in self.kept):
-                if self.result.stop_sent_at is None:
-                    self.result.stop_sent_at = time.monotonic()
-                await self.ws.send(json.dumps({"type": "stop"}))
-                self.stopping = "sent"
-        except ConnectionClosed:
-            pass
+                    await ws.send(encode_frame(channel=ch, seq=seq, pcm=payload))
+                if (
+                    ws is self.ws
+                    and self.stopping is True
+                    and all(self.next.get(ch, 0) >= self.generated[ch] for ch in self.kept)
+                ):
+                    if self.result.stop_sent_at is None:
+                        self.result.stop_sent_at = time.monotonic()
+                    await ws.send(json.dumps({"type": "stop"}))
+                    self.stopping = "sent"
+            except ConnectionClosed:
+                pass
 
     async def connection_loop(self, *, timeout: float):
         deadline = time.monotonic() + timeout
-        backoff = 0.3
+        backoff = BACKOFF_MIN_S
         while self.result.recap_url is None and time.monotonic() < deadline:
             try:
                 async with connect(
@@ -110,16 +175,25 @@ class CaptureStreamer:
                     await self._listen(ws, deadline)
             except ConnectionClosed as exc:
                 self.result.closed_code = exc.rcvd.code if exc.rcvd else None
-            except OSError:
+                self.result.close_codes.append(self.result.closed_code)
+            # OSError: refused or timed out (TimeoutError is one); InvalidHandshake: the server or the
+            # network went away during the opening handshake, or a starting server refused it.
+            except (OSError, InvalidHandshake):
                 pass
             finally:
                 self.ws = None
                 self.connected.clear()
+                if self._sender_task is not None:
+                    self._sender_task.cancel()
+                    self._sender_task = None
             if self.result.recap_url or self.result.closed_code in FATAL_CODES:
                 return self.result
+            if self._welcomed:  # that connection worked: a new outage starts from the short wait
+                backoff = BACKOFF_MIN_S
+                self._welcomed = False
             self.result.reconnects += 1
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
         return self.result
 
     async def _listen(self, ws, deadline):
@@ -130,10 +204,16 @@ class CaptureStreamer:
             if kind == "welcome":
                 self._apply_commit(message["commit"], now)
                 self.next = {int(ch): seq for ch, seq in message["next"].items()}
+                self.result.resume_points.append(dict(self.next))
+                self.result.welcomed_at.append(now)
                 if self.stopping == "sent":
-                    self.stopping = True
+                    self.stopping = True  # a new connection: stop again once everything is resent
+                # The server's rate bucket starts full on every hello; ours too.
+                self.tokens, self.tokens_at = {}, {}
+                self._welcomed = True
                 self.connected.set()
-                await self._pump()
+                self._sender_task = asyncio.ensure_future(self._sender(ws))
+                self._kick()
             elif kind == "ack":
                 self.result.acked[message["ch"]].add(message["seq"])
                 sent = self.sent_at.get((message["ch"], message["seq"]))
@@ -145,7 +225,7 @@ class CaptureStreamer:
                 self.result.errors.append(message)
                 if message["code"] == "seq_gap":
                     self.next[message["ch"]] = message["expected"]
-                    await self._pump()
+                    self._kick()
             elif kind == "done":
                 self.result.recap_url = message["recap_url"]
                 self.result.done_at = now

@@ -1,14 +1,19 @@
 """The capture socket: authenticate, decode, validate, delegate. Domain work lives in services.py and
 the VAD windower; every refusal is an error frame or a documented close code (docs/protocol.md)."""
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.urls import reverse
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 
@@ -26,6 +31,17 @@ class CaptureConsumer(AsyncWebsocketConsumer):
     session_id = None
     group = None
     device_group = None
+    closing = False  # set once either side closes: nothing more is read or sent
+
+    async def dispatch(self, message):
+        # channels hops to a thread for close_old_connections() before *every* message. For audio
+        # frames (5 a second per channel) that hop was the largest single cost of ingest (py-spy under
+        # bench/ingest.py). Frames rarely touch the database, and database_sync_to_async already
+        # closes stale connections around each call that does, so frames skip the hop.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
 
     async def connect(self):
         # Accept first so that the refusal carries a close code the browser can read.
@@ -60,7 +76,8 @@ class CaptureConsumer(AsyncWebsocketConsumer):
         self.windowers: dict[int, ChannelWindower] = {}
         self.speech: dict[int, bool] = {}
         self.buckets: dict[int, protocol.TokenBucket] = {}
-        self.max_frames = services.capture_session_max_frames()
+        self.mode = session.mode
+        self.max_frames = services.capture_session_max_frames(mode=session.mode)
         self.group = services.session_group(session.id)
         await self.channel_layer.group_add(self.group, self.channel_name)
 
@@ -73,8 +90,23 @@ class CaptureConsumer(AsyncWebsocketConsumer):
         # Frames still inside a windower are dropped on purpose: they are not committed, so the
         # browser still holds them and resends them after it reconnects.
 
+    async def close(self, code=None, reason=None):
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        # Frames queued behind the one that made us close, or a reply racing the browser's own close,
+        # have nobody to answer. Daphne's WebSocket layer (autobahn) raises Disconnected on a send to a
+        # closing socket, which ended as a traceback and a 1011 (tests/security/test_ws_fuzz.py).
+        if self.closing:
+            return
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            self.closing = True
+
     async def receive(self, text_data=None, bytes_data=None):
-        if self.session_id is None:
+        if self.session_id is None or self.closing:
             return
         if bytes_data is not None:
             await self._receive_audio(bytes_data)
@@ -93,6 +125,9 @@ class CaptureConsumer(AsyncWebsocketConsumer):
             frame = protocol.decode_frame(data)
         except protocol.FrameError as exc:
             await self._error(exc.code, exc.detail)
+            return
+        if frame.channel != 0 and self.mode == CaptureSession.Mode.SELF:
+            await self._error("mic_only", "a recap in your own voice records the microphone (channel 0) only")
             return
         windower = self.windowers.get(frame.channel)
         if windower is None:
@@ -118,6 +153,13 @@ class CaptureConsumer(AsyncWebsocketConsumer):
             await self._error("ended", "the session has stopped; no new audio is accepted")
             return
         if frame.seq >= self.max_frames:
+            if self.mode == CaptureSession.Mode.SELF:
+                # Past the short cap of self mode: stop here, keeping what was said, so the recap is
+                # still made (the page stops itself first; this holds for any client).
+                minutes = round(settings.CAPTURE["MAX_SELF_S"] / 60)
+                await self._error("self_limit", f"a recap in your own voice is {minutes} min at most")
+                await self._stop({})
+                return
             await self.close(code=protocol.CLOSE_TOO_LONG)
             return
         closed = windower.push(seq=frame.seq, pcm=frame.pcm)
@@ -147,11 +189,20 @@ class CaptureConsumer(AsyncWebsocketConsumer):
         return True
 
     async def _receive_control(self, text: str):
+        if len(text) > settings.CAPTURE["MAX_FRAME_BYTES"]:
+            # Control messages are a few dozen bytes: a huge one is refused like a huge audio frame,
+            # before any parsing (tests/security/test_ws_fuzz.py).
+            await self.close(code=protocol.CLOSE_TOO_BIG)
+            return
         try:
             message = json.loads(text)
             kind = message["type"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit ("[[[[...").
             await self._error("bad_json", "control messages are JSON objects with a type")
+            return
+        if not isinstance(kind, str):  # a list or an object is unhashable: no handler lookup with it
+            await self._error("unknown_type", "the type of a control message is a string")
             return
         handler = {
             "hello": self._hello,
@@ -174,9 +225,13 @@ class CaptureConsumer(AsyncWebsocketConsumer):
         if (
             not isinstance(channels, list)
             or not channels
-            or any(c not in protocol.CHANNELS for c in channels)
+            # type() and not isinstance(): True == 1 and 1.0 == 1 would pass `in` as channels.
+            or any(type(c) is not int or c not in protocol.CHANNELS for c in channels)
         ):
             await self._error("bad_channel", "channels must be a list drawn from [0, 1]")
+            return
+        if self.mode == CaptureSession.Mode.SELF and set(channels) != {0}:
+            await self._error("mic_only", "a recap in your own voice records the microphone (channel 0) only")
             return
         # A newer socket for this session takes over: older ones close, so only one writer exists.
         await self.channel_layer.group_send(self.group, {"type": "capture.takeover", "by": self.channel_name})
@@ -233,6 +288,58 @@ class CaptureConsumer(AsyncWebsocketConsumer):
     async def _send_progress(self):
         left = await database_sync_to_async(capture_windows_left)(session_id=self.session_id)
         await self.send(text_data=json.dumps({"type": "progress", "windows_left": left}))
+
+    # Redis trouble ------------------------------------------------------------------------------
+    # Redis (no persistence) holds the channel layer, the Celery queue and window audio. When it
+    # restarts, the browser must hear at once, with a code it reconnects on (4500): its resend is what
+    # replaces the audio that died with Redis (capture_resume_point). Two ways it would not hear:
+    # - a channel-layer or Redis call in a handler raises, and channels' clean-up then cancels the
+    #   consumer's channel receive, which can hang for good on the broken connection: an open socket
+    #   that never answers (bench/faults.py redis_restart found it). So close first, then raise.
+    # - channels_redis reconnects without a word: the socket's group is gone, so commits and "done"
+    #   never reach it. A key this socket put in Redis at connect is gone too: checked every few seconds.
+
+    REDIS_CHECK_S = 3.0
+    redis_watch = None
+
+    @contextlib.asynccontextmanager
+    async def _close_on_redis_trouble(self):
+        try:
+            yield
+        except (RedisError, BrokerError):
+            log.warning("session %s: Redis failed under the socket, closing with 4500", self.session_id)
+            await self.close(code=protocol.CLOSE_RESEND)
+            raise
+
+    async def websocket_connect(self, message):
+        async with self._close_on_redis_trouble():
+            await super().websocket_connect(message)
+            if self.session_id is not None:
+                await asyncio.to_thread(services.capture_socket_canary_put, channel_name=self.channel_name)
+                self.redis_watch = asyncio.ensure_future(self._watch_redis())
+
+    async def websocket_receive(self, message):
+        async with self._close_on_redis_trouble():
+            await super().websocket_receive(message)
+
+    async def websocket_disconnect(self, message):
+        if self.redis_watch is not None:
+            self.redis_watch.cancel()
+        await super().websocket_disconnect(message)
+
+    async def _watch_redis(self):
+        while True:
+            await asyncio.sleep(self.REDIS_CHECK_S)
+            try:
+                alive = await asyncio.to_thread(
+                    services.capture_socket_canary_alive, channel_name=self.channel_name
+                )
+            except (RedisError, OSError):
+                alive = False
+            if not alive:
+                log.warning("session %s: Redis lost this socket's key (restarted?), closing", self.session_id)
+                await self.close(code=protocol.CLOSE_RESEND)
+                return
 
     # Group events -------------------------------------------------------------------------------
 

@@ -11,7 +11,10 @@ FRAME_BYTES = FRAME_SAMPLES * 2
 FRAME_SECONDS = 0.2
 CHANNELS = (0, 1)
 
-# Close codes (docs/protocol.md). 4xxx are ours; 1009 is the standard "message too big".
+# Close codes (docs/protocol.md). All ours are 4xxx: an application may only close with 1000 or
+# 3000-4999 (RFC 6455 section 7.4.2). Daphne's WebSocket layer (autobahn) raises on anything else, so a
+# close with 1009 from the consumer became a server error (1011); 1009 itself is sent only by Daphne,
+# for a message over its own 1 MiB limit.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
@@ -20,7 +23,7 @@ CLOSE_FINISHED = 4409
 CLOSE_CONSENT = 4412
 CLOSE_TOO_LONG = 4413
 CLOSE_RATE = 4429
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_BIG = 4009  # a frame over CAPTURE["MAX_FRAME_BYTES"] (4000 + the standard 1009)
 CLOSE_RESEND = 4500  # server lost queued audio (Redis restart): reconnect and resend
 
 

@@ -40,6 +40,20 @@ def capture_session_create(
     return CaptureSession.objects.create(user=user, device=device, mode=mode)
 
 
+def capture_self_session_start(*, user, device: LinkedDevice | None = None) -> CaptureSession:
+    """A "recap in your own voice" session, ready to record: created and consented in one step.
+
+    Nobody else is recorded (the person talks the session through afterwards, microphone only), so
+    the consent is the person's own confirmation of that; no therapist or jurisdiction rule applies.
+    One transaction, so no half-made session waits at a consent step that self mode does not have."""
+    with transaction.atomic():
+        session = capture_session_create(user=user, device=device, mode=CaptureSession.Mode.SELF)
+        return capture_consent_record(
+            session=session,
+            consent={"mode": "self", "own_voice_only": True, "confirmed_at": timezone.now().isoformat()},
+        )
+
+
 def capture_consent_record(*, session: CaptureSession, consent: dict) -> CaptureSession:
     if session.status != Status.CONSENT:
         raise InvalidTransition("consent is recorded once, before recording")
@@ -74,7 +88,8 @@ def capture_resume_point(*, session_id, channel: int) -> int:
 
     Windows whose audio vanished from Redis (a Redis restart: persistence is off) are dropped with
     every later window of the channel, so the browser resends that audio and nothing is transcribed
-    twice or lost."""
+    twice or lost. If that happens after Stop, the session goes back to recording: the recap must wait
+    for the resent audio, and the browser sends Stop again once it has resent it."""
     with transaction.atomic():
         windows = list(
             CaptureWindow.objects.select_for_update()
@@ -98,6 +113,9 @@ def capture_resume_point(*, session_id, channel: int) -> int:
             )
             doomed.delete()
             _commit_recompute(session_id=session_id, channel=channel)
+            # In the same transaction as the delete: recap_build (which locks the session and wants
+            # ENDING) can never see the session ending with these windows gone.
+            CaptureSession.objects.filter(id=session_id, status=Status.ENDING).update(status=Status.RECORDING)
         last = (
             CaptureWindow.objects.filter(session_id=session_id, channel=channel)
             .order_by("-seq_last")
@@ -223,7 +241,12 @@ def capture_session_stop(*, session_id) -> CaptureSession:
     as soon as every window is transcribed."""
     with transaction.atomic():
         session = CaptureSession.objects.select_for_update().get(id=session_id)
-        if session.status in (Status.ENDING, Status.DONE):
+        if session.status == Status.ENDING:
+            # Stop again (the browser reconnected): the recap task may have died with a Redis restart
+            # (persistence off). Asking again is free: capture_recap_if_ready and recap_build are idempotent.
+            transaction.on_commit(lambda: capture_recap_if_ready(session_id=session_id))
+            return session
+        if session.status == Status.DONE:
             return session
         if session.status not in ACTIVE:
             raise InvalidTransition(f"cannot stop while {session.status}")
@@ -246,5 +269,28 @@ def capture_recap_if_ready(*, session_id) -> bool:
     return True
 
 
-def capture_session_max_frames() -> int:
+def capture_session_max_frames(*, mode: str = CaptureSession.Mode.SESSION) -> int:
+    """Frames per channel the server accepts. Self mode: the page's cap plus a small grace."""
+    if mode == CaptureSession.Mode.SELF:
+        return int((settings.CAPTURE["MAX_SELF_S"] + settings.CAPTURE["SELF_GRACE_S"]) / 0.2)
     return int(settings.CAPTURE["MAX_SESSION_S"] / 0.2)
+
+
+# A key per open capture socket in the Redis that holds window audio and the channel layer. Redis runs
+# without persistence, so a restart empties it, and channels_redis may reconnect without a word: the
+# socket would stay open but deaf to its commits, and audio queued before the restart would be gone.
+# The consumer checks its key every few seconds and closes with 4500 once it is missing.
+SOCKET_CANARY_TTL_S = 60
+
+
+def _socket_canary_key(channel_name: str) -> str:
+    return f"uw:sock:{channel_name}"
+
+
+def capture_socket_canary_put(*, channel_name: str) -> None:
+    audio_store.client().set(_socket_canary_key(channel_name), b"1", ex=SOCKET_CANARY_TTL_S)
+
+
+def capture_socket_canary_alive(*, channel_name: str) -> bool:
+    """True while the socket's key is still in Redis; refreshes its TTL in the same command."""
+    return bool(audio_store.client().expire(_socket_canary_key(channel_name), SOCKET_CANARY_TTL_S))

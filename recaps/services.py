@@ -7,8 +7,10 @@ from django.utils import timezone
 
 from capture import audio_store
 from capture.models import CaptureSession, CaptureWindow
+from undertone_web.faults import fault_point
 
 from .models import (
+    AfterNote,
     ClientSettings,
     MomentSchedule,
     NextStepStatus,
@@ -32,10 +34,15 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
             return None
         if Recap.objects.filter(session=session).exists():
             return None
-        if CaptureWindow.objects.filter(session=session, status=CaptureWindow.Status.QUEUED).exists():
+        # A lost window (its audio vanished from Redis) is not transcribed yet either: the browser
+        # resends its audio after it reconnects.
+        if CaptureWindow.objects.filter(
+            session=session, status__in=[CaptureWindow.Status.QUEUED, CaptureWindow.Status.LOST]
+        ).exists():
             return None
         rows = list(TranscriptSegment.objects.filter(session=session).order_by("start", "channel"))
         segments = [Segment(speaker=r.speaker, start=r.start, end=r.end, text=r.text) for r in rows]
+        fault_point("recap_build", detail=lambda: " ".join(s.text for s in segments))  # test-only: faults.py
         engine = get_engine(engine_name)
         result = engine.build(segments)
         data = result.to_dict()
@@ -58,8 +65,27 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         session.status = CaptureSession.Status.DONE
         session.save(update_fields=["status"])
     audio_store.window_audio_delete(window_ids=window_ids)
+    database_wal_truncate()
     log.info("session %s: recap saved from %d segments", session_id, len(rows))
     return recap
+
+
+def database_wal_truncate() -> None:
+    """After deleting transcript segments: checkpoint SQLite's write-ahead log and truncate it to zero.
+
+    Until a checkpoint resets it, the -wal file still holds the pages as they were before the delete,
+    i.e. the deleted segments' ciphertext, and the key that opens it sits on the same machine
+    (bench/privacy_audit.py found them there after every recap). secure_delete zeroes the deleted rows
+    in the pages the checkpoint copies back. https://www.sqlite.org/pragma.html#pragma_wal_checkpoint
+    TRUNCATE waits (busy timeout) for readers that started before the delete; a reader that outlasts it
+    leaves the log for SQLite's next checkpoint, which is logged. Nothing to do on other databases."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy = cursor.fetchone()[0]
+    if busy:
+        log.warning("write-ahead log not truncated: a reader held it; SQLite checkpoints it later")
 
 
 def _last_seq(session: CaptureSession) -> int:
@@ -83,6 +109,8 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
             ]
         ).update(status=CaptureSession.Status.FAILED)
     audio = audio_store.window_audio_delete(window_ids=window_ids)
+    if segments:
+        database_wal_truncate()
     return {"segments": segments, "windows": windows, "audio_keys": audio}
 
 
@@ -155,12 +183,50 @@ def session_note_save(*, recap: Recap, user, text: str) -> SessionNote | None:
     return note
 
 
+def _note_content(*, stood_out: str, practise: str, bring_back: str) -> dict[str, str]:
+    content = {"stood_out": stood_out.strip(), "practise": practise.strip(), "bring_back": bring_back.strip()}
+    if not any(content.values()):
+        # The form says so kindly; this guards every other caller.
+        raise ValueError("an after-session note needs at least one answer")
+    return content
+
+
+def after_note_create(
+    *, user, stood_out: str = "", practise: str = "", bring_back: str = "", recap: Recap | None = None
+) -> AfterNote:
+    """Save a private after-session note (encrypted by the field). `recap` must be the user's own."""
+    if recap is not None and recap.user_id != user.pk:
+        raise ValueError("a note can only point at the person's own recap")
+    return AfterNote.objects.create(
+        user=user,
+        recap=recap,
+        content=_note_content(stood_out=stood_out, practise=practise, bring_back=bring_back),
+    )
+
+
+def after_note_update(
+    *, note: AfterNote, stood_out: str, practise: str, bring_back: str, recap: Recap | None
+) -> AfterNote:
+    if recap is not None and recap.user_id != note.user_id:
+        raise ValueError("a note can only point at the person's own recap")
+    note.content = _note_content(stood_out=stood_out, practise=practise, bring_back=bring_back)
+    note.recap = recap
+    note.save(update_fields=["content", "recap", "updated_at"])
+    return note
+
+
+def after_note_delete(*, note: AfterNote) -> None:
+    note.delete()
+    database_wal_truncate()
+
+
 def recap_delete(*, recap: Recap, user) -> None:
     """Delete the recap; its moment schedule, next-step marks and note go with it (CASCADE). The audit
     row outlives it on purpose: it holds the id and the action, never content."""
     with transaction.atomic():
         recap_access_log(user=user, recap_id=recap.id, action=RecapAccess.Action.DELETE)
         recap.delete()
+    database_wal_truncate()
 
 
 def client_settings_save(
@@ -188,6 +254,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     (Recap._meta.db_table, "id", "data"),
     (TranscriptSegment._meta.db_table, "id", "text"),
     (SessionNote._meta.db_table, "id", "text"),
+    (AfterNote._meta.db_table, "id", "content"),
 )
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from capture import audio_store
 from capture import services as capture_services
 from capture.vad import pieces_to_session_time
+from undertone_web.redaction import content_free_errors
 
 from . import services
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
     retry_backoff=True,
     max_retries=5,
 )
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
 def transcribe_window(window_id: str) -> None:
     from capture.models import CaptureWindow
 
@@ -49,6 +51,7 @@ def transcribe_window(window_id: str) -> None:
 
 
 @shared_task(name="recaps.tasks.recap_build")
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
 def recap_build(session_id: str) -> None:
     recap = services.recap_build(session_id=session_id)
     if recap is not None:
@@ -58,14 +61,16 @@ def recap_build(session_id: str) -> None:
 
 
 @shared_task(name="recaps.tasks.purge_stale")
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
 def purge_stale() -> None:
     removed = services.transcript_purge_stale(older_than_s=settings.CAPTURE["PURGE_AFTER_S"])
     log.info("purge: removed %s", removed)
 
 
 @shared_task(name="recaps.tasks.requeue_stuck_windows")
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
 def requeue_stuck_windows() -> None:
     """Safety net beside acks_late: a window queued long ago whose task vanished (a broker restart)
     is enqueued again; the task is idempotent, so a duplicate costs nothing."""
-    for window_id in services.windows_stuck(older_than_s=120):
+    for window_id in services.windows_stuck(older_than_s=settings.CAPTURE["REQUEUE_AFTER_S"]):
         transcribe_window.delay(str(window_id))

@@ -55,10 +55,12 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def _gone(request: HttpRequest, exc: PairingGone, *, side: str) -> HttpResponse:
-    """One page for every dead code; the reason is logged with the request id, never the token."""
+def _gone(request: HttpRequest, exc: PairingGone, *, side: str, wrong_number: bool = False) -> HttpResponse:
+    """One page for every dead code; the reason is logged with the request id, never the token. Only
+    the phone that just picked a wrong number is told why (it knows the code anyway)."""
     log.info("pairing refused (%s): %s; request %s", side, exc.reason, exc.request_id or "-")
-    return render(request, "capture/pairing/expired.html", {"side": side}, status=410)
+    context = {"side": side, "wrong_number": wrong_number}
+    return render(request, "capture/pairing/expired.html", context, status=410)
 
 
 def _new_pairing(request: HttpRequest) -> tuple[dict, str]:
@@ -172,7 +174,9 @@ def complete(request: HttpRequest, request_id) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="user", rate=_approve_rate, method="POST", group="capture.pairing.approve", block=True)
+# Every request counts, GETs too: a GET with a live token answers with the approval page, so guessing
+# tokens by GET must hit the limit as surely as guessing by POST (tests/security/test_qr_attacks.py).
+@ratelimit(key="user", rate=_approve_rate, group="capture.pairing.approve", block=True)
 def approve(request: HttpRequest, token: str) -> HttpResponse:
     """The phone's page behind the QR: what is asking, number matching, approve or decline."""
     if request.capture_device is not None:  # the middleware refuses this too
@@ -208,7 +212,10 @@ def approve(request: HttpRequest, token: str) -> HttpResponse:
         except WrongNumber as exc:
             if exc.dead:
                 return _gone(
-                    request, PairingGone("too many wrong numbers", request_id=pairing.id), side="phone"
+                    request,
+                    PairingGone("wrong number", request_id=pairing.id),
+                    side="phone",
+                    wrong_number=True,
                 )
             form.add_error(
                 "choice",

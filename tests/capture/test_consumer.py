@@ -86,11 +86,11 @@ def test_session_without_consent_refuses_the_socket(user, cookie):
     run(scenario)
 
 
-def test_two_mib_frame_closes_with_1009(consented_session, cookie):
+def test_two_mib_frame_closes_with_4009(consented_session, cookie):
     async def scenario():
         comm, _ = await _open(consented_session.id, cookie)
         await comm.send_to(bytes_data=HEADER.pack(1, 0, 0, 0) + bytes(2 * 1024 * 1024))
-        assert await _close_code(comm) == 1009
+        assert await _close_code(comm) == 4009  # not 1009: see capture/protocol.py CLOSE_TOO_BIG
 
     run(scenario)
 
@@ -232,3 +232,40 @@ def test_stop_flushes_and_marks_the_session_ending(consented_session, cookie):
     run(scenario)
     windows = list(CaptureWindow.objects.filter(session=consented_session))
     assert [(w.seq_first, w.seq_last) for w in windows] == [(0, 2)]
+
+
+def test_socket_messages_skip_the_per_message_connection_cleanup_that_connect_keeps(
+    consented_session, cookie, monkeypatch
+):
+    """channels runs close_old_connections() in a thread hop before every message; for 5 frames a second
+    per channel that hop was the biggest ingest cost (bench/ingest.py: ack p99 517 ms -> 44 ms at 200
+    streams without it). Incoming socket messages skip it (their DB calls go through
+    database_sync_to_async, which cleans up around each call); connect and group events keep it."""
+    import channels.consumer
+
+    calls = []
+    original = channels.consumer.aclose_old_connections
+
+    async def counting():
+        calls.append(1)
+        return await original()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counting)
+
+    async def scenario():
+        comm, _ = await _open(consented_session.id, cookie)
+        after_hello = len(calls)
+        for seq in range(10):
+            await comm.send_to(bytes_data=encode_frame(channel=0, seq=seq, pcm=QUIET))
+            assert (await _next_of_type(comm, "ack"))["seq"] == seq
+        after_frames = len(calls)
+        await comm.send_to(text_data=json.dumps({"type": "pause"}))
+        await _next_of_type(comm, "state")
+        after_pause = len(calls)
+        await comm.disconnect()
+        return after_hello, after_frames, after_pause
+
+    after_hello, after_frames, after_pause = run(scenario)
+    assert after_hello >= 1  # the connect went through channels' own dispatch
+    assert after_frames == after_hello  # ten frames, no hop
+    assert after_pause == after_frames  # control messages are websocket.receive too: no hop either

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +79,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+    # Keep connections: reopening one runs the PRAGMAs above, and Daphne's DB thread reopened it for
+    # nearly every window it queued (bench/ingest.py, py-spy). A local file has no server to tie up.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -140,7 +144,9 @@ CELERY_BEAT_SCHEDULE = {
 WHISPER_MODEL = env.str("WHISPER_MODEL", default="bundled:tiny.en")
 WHISPER_DEVICE = env.str("WHISPER_DEVICE", default="cpu")
 WHISPER_COMPUTE_TYPE = env.str("WHISPER_COMPUTE_TYPE", default="int8")
-WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=2)
+# One thread per worker process, one process per core (Procfile): bench/capacity.py held 12 two-channel
+# sessions at bounded lag with 2 single-thread processes on 2 cores, 10 with one 2-thread process.
+WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=1)
 WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=1)
 
 # Recaps and transcript segments are encrypted with these Fernet keys, never with SECRET_KEY.
@@ -152,8 +158,17 @@ CAPTURE = {
     "MAX_RATE_X": 2.5,  # sustained sending rate, in multiples of real time
     "RATE_BURST_S": 30.0,  # seconds of audio that may arrive at once (a reconnect's resend)
     "MAX_SESSION_S": 3 * 3600,
+    # "Recap in your own voice" (CaptureSession.Mode.SELF): a short talk-through after the session.
+    # The page stops itself at MAX_SELF_S; the server accepts SELF_GRACE_S more (the last zero-padded
+    # frame, a late Stop), then stops the session itself so the recap is still made.
+    "MAX_SELF_S": 5 * 60,
+    "SELF_GRACE_S": 5.0,
     "WINDOW_AUDIO_TTL_S": 6 * 3600,
     "PURGE_AFTER_S": 6 * 3600,
+    # recaps.tasks.requeue_stuck_windows (beat, every minute) re-enqueues windows still queued after
+    # this long: their task message vanished (a whole worker SIGKILLed leaves it unacked until the
+    # broker's 600 s visibility timeout; a Redis restart loses it). Longer than a normal queue wait.
+    "REQUEUE_AFTER_S": env.int("CAPTURE_REQUEUE_AFTER_S", default=120),
     "TRANSCRIBE": env.bool("CAPTURE_TRANSCRIBE", default=True),  # off only for bench/ingest.py
 }
 
@@ -179,6 +194,25 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp). Every script is a static ES module and no template has an inline
+# script, style attribute or data: URI (the QR code is inline SVG markup), so nothing inline is allowed:
+# an injected <script> or on*= handler does not run. 'self' in connect-src also covers ws(s):// to this
+# host (CSP Level 3), which the capture and pairing sockets use. tests/security/test_csp.py checks the
+# header on every page and loads pages in Chromium with no violation reported.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Undertone <no-reply@localhost>")
@@ -200,14 +234,28 @@ STORAGES = {
 }
 # Serve from STATICFILES_DIRS directly without collectstatic, for `make run` on a fresh checkout.
 WHITENOISE_USE_FINDERS = True
-MEDIA_ROOT = VAR_DIR / "media"
+# No feature stores uploads; MEDIA_ROOT is settable so bench/privacy_audit.py can give the services a
+# media dir of their own and prove it stays empty.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+# Test-only fault injection (undertone_web/faults.py): UNDERTONE_FAULT=recap_build,recap_view makes those
+# points raise, with content in the message, so the privacy audit can prove logs and error pages stay
+# clean. settings/production.py empties it and refuses to start if the variable is set.
+FAULT_INJECTION = frozenset(env.list("UNDERTONE_FAULT", default=[]))
 
 LOG_DIR = env.path("LOG_DIR", default=VAR_DIR / "log")
 # Logs carry ids and counts only: never audio or transcript text (see recaps/tasks.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Tracebacks keep their frames but not exception messages, which can quote content
+    # (undertone_web/redaction.py; bench/privacy_audit.py --faults checks it).
+    "formatters": {
+        "plain": {
+            "class": "undertone_web.redaction.ContentFreeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},

@@ -14,6 +14,10 @@ if len(SECRET_KEY) < 50:
 if not RECAP_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("RECAP_ENCRYPTION_KEYS must hold at least one Fernet key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Fault injection is for the privacy audit and tests only: never in production, not even by mistake.
+FAULT_INJECTION = frozenset()
+if env.str("UNDERTONE_FAULT", default=""):
+    raise ImproperlyConfigured("UNDERTONE_FAULT is a test-only setting; unset it in production")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

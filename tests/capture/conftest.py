@@ -38,9 +38,16 @@ def consented_session(user):
 
 
 @pytest.fixture
-def no_transcribe():
+def no_transcribe(monkeypatch):
+    """In-process protocol tests: no transcription, and no recap task reaches the broker either. A live
+    worker left by an earlier test (session-wide fixture) would otherwise build the recap and delete
+    the windows while the test still reads them. Requested recaps are recorded on the list returned."""
+    from recaps import tasks
+
+    requested = []
+    monkeypatch.setattr(tasks.recap_build, "delay", lambda session_id: requested.append(session_id))
     with override_settings(CAPTURE={**settings.CAPTURE, "TRANSCRIBE": False}):
-        yield
+        yield requested
 
 
 @pytest.fixture

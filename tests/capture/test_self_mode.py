@@ -141,7 +141,9 @@ def test_self_session_socket_refuses_call_audio(self_session, cookie):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("clean_redis")
-def test_self_session_past_the_cap_stops_cleanly_and_the_recap_is_still_made(self_session, cookie):
+def test_self_session_past_the_cap_stops_cleanly_and_the_recap_is_still_made(
+    self_session, cookie, no_transcribe
+):
     capture = {**settings.CAPTURE, "TRANSCRIBE": False, "MAX_SELF_S": 1.0, "SELF_GRACE_S": 1.0}
     with override_settings(CAPTURE=capture):
         cap = services.capture_session_max_frames(mode=CaptureSession.Mode.SELF)
@@ -172,6 +174,7 @@ def test_self_session_past_the_cap_stops_cleanly_and_the_recap_is_still_made(sel
     assert session.status == CaptureSession.Status.ENDING and session.stopped_at is not None
     windows = list(CaptureWindow.objects.filter(session=session).order_by("seq_first"))
     assert windows[0].seq_first == 0 and windows[-1].seq_last == cap - 1  # everything up to the cap
+    assert no_transcribe == [str(session.id)]  # the recap was asked for once
     recap = recap_build(session_id=session.id)
     assert recap is not None and recap.kind == Recap.Kind.SELF and recap.is_self
     assert CaptureSession.objects.get(id=session.id).status == CaptureSession.Status.DONE

@@ -28,23 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from window_cost import ESPEAK_SENTENCES
 
 SAMPLE_RATE = 16000
 FRAME_SECONDS = 0.2
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
-SENTENCES = (
-    "I keep forgetting what we talked about in the last session.",
-    "This week I tried the breathing exercise twice, and it helped a little.",
-    "I want to bring up my sister next time, because that conversation still bothers me.",
-    "When I get overwhelmed at work I shut down and stop answering messages.",
-    "You suggested writing down one thing that went well each evening.",
-    "I noticed that I apologise even when nothing is my fault.",
-    "On Sunday I went for a long walk by the river and felt calmer afterwards.",
-    "My manager asked for the report early, and I panicked for most of the afternoon.",
-    "I slept better on the nights when I left my phone in the kitchen.",
-    "It is hard for me to say no when a friend asks for a favour.",
+# The client's side reuses window_cost.py's sentences; the therapist's lines are its own.
+CLIENT_SENTENCES = ESPEAK_SENTENCES[:10]
+THERAPIST_SENTENCES = (
     "How did you feel when you noticed that?",
     "Let us practise the grounding exercise again before the next appointment.",
     "What would you say to a friend who made the same mistake?",
@@ -52,6 +45,7 @@ SENTENCES = (
     "Could you try leaving the phone outside the bedroom for the next few nights?",
     "I wonder whether that pattern started a long time ago.",
 )
+SENTENCES = CLIENT_SENTENCES + THERAPIST_SENTENCES
 
 
 def percentile(values, q: float) -> float:
@@ -89,7 +83,7 @@ def utterances() -> dict[int, list[np.ndarray]]:
     if shutil.which("espeak-ng"):
         with tempfile.TemporaryDirectory() as tmp:
             for i, sentence in enumerate(SENTENCES):
-                ch = 0 if i < 10 else 1
+                ch = 0 if i < len(CLIENT_SENTENCES) else 1
                 voice = "en-us" if ch == 0 else "en-gb+m3"
                 pool[ch].append(_espeak(sentence, voice, Path(tmp) / f"{i}.wav"))
     if not pool[0] or not pool[1]:

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from capture.client import CaptureStreamer, ThreadedSession
+
 FRAME_BYTES = 6400
 FRAME_S = 0.2
 AUDIO_KEYS = "uw:audio:*"
@@ -128,58 +130,23 @@ def _last_loud_frame(pcm: bytes) -> int:
 # The client in a thread -------------------------------------------------------------------------
 
 
-class BackgroundStream:
-    """The protocol client in its own thread and event loop, recording at `speed` x real time; the
-    caller's thread breaks things and reads the database, then asks for Stop."""
+class BackgroundStream(ThreadedSession):
+    """The protocol client in its own thread, recording at `speed` x real time; the caller's thread
+    breaks things and reads the database, then asks for Stop."""
 
     def __init__(self, env: Env, *, ws_url: str, tracks: dict[int, Track], speed: float):
-        from capture.client import CaptureStreamer
-
-        self.streamer = CaptureStreamer(
+        streamer = CaptureStreamer(
             ws_url=ws_url, cookie=env.cookie, origin=env.stack.web_url, cookie_name=env.cookie_name
         )
-        self.streamer.kept = {ch: {} for ch in tracks}
-        self.streamer.generated = dict.fromkeys(tracks, 0)
-        self.pcm = {ch: t.pcm for ch, t in tracks.items()}
-        self.speed = speed
         seconds = max(t.seconds() for t in tracks.values())
-        self.timeout = seconds / speed + 400
-        self.started_at: float | None = None
-        self.recorded = threading.Event()
-        self.stop_requested = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported by wait_until with the stack's logs
-            self.error = exc
-
-    async def _main(self):
-        loop = asyncio.create_task(self.streamer.connection_loop(timeout=self.timeout))
-        await asyncio.wait_for(self.streamer.connected.wait(), 60)
-        self.started_at = time.monotonic()
-        await self.streamer.record(self.pcm, speed=self.speed, stop=False)
-        self.recorded.set()
-        while not self.stop_requested.is_set() and not loop.done():
-            await asyncio.sleep(0.1)
-        self.streamer.stopping = True
-        while not loop.done():
-            self.streamer._kick()
-            await asyncio.sleep(0.1)
-        await loop
-
-    @property
-    def result(self):
-        return self.streamer.result
+        pcm = {ch: t.pcm for ch, t in tracks.items()}
+        super().__init__(streamer, pcm, speed=speed, timeout=seconds / speed + 400)
 
     def generated(self, ch: int = 0) -> int:
         return self.streamer.generated.get(ch, 0)
 
     def stop(self, env: Env, timeout: float = 180):
-        self.stop_requested.set()
+        self.request_stop()
         wait_until(
             lambda: self.result.recap_url is not None, timeout=timeout, what="the recap", env=env, bg=self
         )

@@ -205,8 +205,7 @@ class Fleet:
                 cookie_name=self.cookie_name,
             )
             pcm = dict(enumerate(s.tracks))
-            s.streamer.kept = {ch: {} for ch in pcm}
-            s.streamer.generated = dict.fromkeys(pcm, 0)
+            s.streamer.expect_channels(pcm)
             s.frames = {ch: -(-len(p) // 6400) for ch, p in pcm.items()}
             s.task = asyncio.ensure_future(s.streamer.connection_loop(timeout=6 * 3600))
             await asyncio.wait_for(s.streamer.connected.wait(), 60)

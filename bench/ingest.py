@@ -45,7 +45,7 @@ async def _one_stream(*, ws_url, cookie, cookie_name, origin, track, start, dela
 
     await asyncio.sleep(delay)
     streamer = CaptureStreamer(ws_url=ws_url, cookie=cookie, origin=origin, cookie_name=cookie_name)
-    streamer.kept, streamer.generated = {0: {}}, {0: 0}
+    streamer.expect_channels([0])
     loop_task = asyncio.create_task(streamer.connection_loop(timeout=duration + 300))
     await asyncio.wait_for(streamer.connected.wait(), 60)
     await streamer.record({0: pcm}, speed=1.0, stop=False)

@@ -226,7 +226,7 @@ def stream_session(stack: Stack, pcms: list[bytes], *, speed: float) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from stream import BackgroundSession, new_session, wait_until
+    from stream import background_session, new_session, wait_until
 
     from recaps.models import TranscriptSegment
 
@@ -237,7 +237,7 @@ def stream_session(stack: Stack, pcms: list[bytes], *, speed: float) -> dict:
     session = new_session(user)
     frames = {ch: -(-len(pcm) // FRAME_BYTES) for ch, pcm in enumerate(pcms)}
     # Silence after the file so the last words' window closes and is committed before Stop.
-    bg = BackgroundSession(
+    bg = background_session(
         stack=stack,
         cookie=cookie,
         session_id=session.id,
@@ -258,7 +258,7 @@ def stream_session(stack: Stack, pcms: list[bytes], *, speed: float) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT text FROM recaps_transcriptsegment WHERE session_id = %s", [session.id.hex])
         tokens = [row[0].encode() for row in cursor.fetchall()]
-    bg.stop_requested.set()
+    bg.request_stop()
     return {"user": user, "cookie": cookie, "session": session, "bg": bg, "texts": texts, "tokens": tokens}
 
 

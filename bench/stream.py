@@ -40,7 +40,6 @@ Prints a table, then ONE JSON line. Transcripts are printed only with --show-tex
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import re
@@ -48,7 +47,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import wave
 from pathlib import Path
@@ -222,57 +220,26 @@ def make_streamer_class():
     return MeasuringStreamer
 
 
-class BackgroundSession:
-    """The protocol client in its own thread and event loop; the main thread reads the database and
-    asks for Stop (as tests/capture/test_pipeline_integration.py's BackgroundCapture)."""
+def background_session(*, stack: Stack, cookie: str, session_id, pcm_by_channel: dict, speed: float):
+    """The protocol client (measuring lags) in its own thread and event loop; the main thread reads the
+    database and asks for Stop (capture.client.ThreadedSession)."""
+    from django.conf import settings
 
-    def __init__(self, *, stack: Stack, cookie: str, session_id, pcm_by_channel: dict, speed: float):
-        from django.conf import settings
+    from capture.client import ThreadedSession
 
-        self.streamer = make_streamer_class()(
-            ws_url=stack.ws_url(session_id),
-            cookie=cookie,
-            origin=stack.web_url,
-            cookie_name=settings.SESSION_COOKIE_NAME,
-        )
-        self.streamer.kept = {ch: {} for ch in pcm_by_channel}
-        self.streamer.generated = dict.fromkeys(pcm_by_channel, 0)
-        self.pcm = pcm_by_channel
-        self.speed = speed
-        seconds = max(len(p) for p in pcm_by_channel.values()) / (2 * SAMPLE_RATE)
-        self.timeout = seconds / speed + 900
-        self.recorded = threading.Event()
-        self.stop_requested = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:
-            self.error = exc
-
-    async def _main(self):
-        loop = asyncio.create_task(self.streamer.connection_loop(timeout=self.timeout))
-        await asyncio.wait_for(self.streamer.connected.wait(), 30)
-        await self.streamer.record(self.pcm, speed=self.speed, stop=False)
-        self.recorded.set()
-        while not self.stop_requested.is_set() and not loop.done():
-            await self.streamer._pump()
-            await asyncio.sleep(0.1)
-        self.streamer.stopping = True
-        while not loop.done():
-            await self.streamer._pump()
-            await asyncio.sleep(0.05)
-        await loop
-
-    @property
-    def result(self):
-        return self.streamer.result
+    streamer = make_streamer_class()(
+        ws_url=stack.ws_url(session_id),
+        cookie=cookie,
+        origin=stack.web_url,
+        cookie_name=settings.SESSION_COOKIE_NAME,
+    )
+    seconds = max(len(p) for p in pcm_by_channel.values()) / (2 * SAMPLE_RATE)
+    return ThreadedSession(
+        streamer, pcm_by_channel, speed=speed, timeout=seconds / speed + 900, connect_timeout=30
+    )
 
 
-def wait_until(predicate, *, timeout: float, what: str, stack: Stack, session: BackgroundSession):
+def wait_until(predicate, *, timeout: float, what: str, stack: Stack, session) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -312,7 +279,7 @@ def stream_once(*, stack, user, cookie, tracks_pcm, speed, tail_s, measure_cpu=N
 
     cpu0 = measure_cpu() if measure_cpu else None
     t0 = time.monotonic()
-    bg = BackgroundSession(
+    bg = background_session(
         stack=stack, cookie=cookie, session_id=session.id, pcm_by_channel=pcm_by_channel, speed=speed
     )
     wait_until(bg.recorded.is_set, timeout=total_s / speed + 60, what="recording", stack=stack, session=bg)
@@ -333,7 +300,7 @@ def stream_once(*, stack, user, cookie, tracks_pcm, speed, tail_s, measure_cpu=N
     windows = list(
         CaptureWindow.objects.filter(session=session).values_list("speech_s", "channel", "seq_last")
     )
-    bg.stop_requested.set()
+    bg.request_stop()
     wait_until(
         lambda: bg.result.recap_url is not None, timeout=300, what="the recap", stack=stack, session=bg
     )

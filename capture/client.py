@@ -6,6 +6,7 @@ buffer, as a microphone would. Used by the integration and fault tests and by be
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -74,6 +75,12 @@ class CaptureStreamer:
         self._welcomed = False
 
     # Recording side: frames appear at `speed` x real time, as a microphone would produce them.
+    def expect_channels(self, channels) -> None:
+        """Name the channels before connecting: the hello lists them and the welcome's commit marks
+        are applied to them."""
+        self.kept = {ch: {} for ch in channels}
+        self.generated = dict.fromkeys(channels, 0)
+
     async def record(self, pcm_by_channel: dict[int, bytes], *, speed: float = 1.0, stop: bool = True):
         frames = {ch: split_frames(pcm) for ch, pcm in pcm_by_channel.items()}
         for ch in frames:
@@ -262,9 +269,7 @@ async def stream_session(
     drop_after_s: float | None = None,
 ) -> StreamResult:
     streamer = CaptureStreamer(ws_url=ws_url, cookie=cookie, origin=origin)
-    for ch in pcm_by_channel:
-        streamer.kept[ch] = {}
-        streamer.generated[ch] = 0
+    streamer.expect_channels(pcm_by_channel)
     if drop_after_s is not None:
         streamer.drop_next_connection_after = time.monotonic() + drop_after_s
     loop_task = asyncio.create_task(streamer.connection_loop(timeout=timeout))
@@ -275,3 +280,58 @@ async def stream_session(
         await streamer._pump()
         await asyncio.sleep(0.1)
     return await loop_task
+
+
+class ThreadedSession:
+    """The client in its own thread and event loop: it records `pcm_by_channel` at `speed` x real time,
+    then stays connected (resending after any drop) until request_stop(), and ends with the recap.
+    The caller's thread is free meanwhile to read the database or break things (tests, bench/)."""
+
+    def __init__(
+        self,
+        streamer: CaptureStreamer,
+        pcm_by_channel: dict[int, bytes],
+        *,
+        speed: float,
+        timeout: float,
+        connect_timeout: float = 60,
+    ):
+        self.streamer = streamer
+        streamer.expect_channels(pcm_by_channel)
+        self.pcm = pcm_by_channel
+        self.speed = speed
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.started_at: float | None = None
+        self.recorded = threading.Event()
+        self.stop_requested = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def result(self) -> StreamResult:
+        return self.streamer.result
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    def _run(self):
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - the caller reports it, with the server's logs
+            self.error = exc
+
+    async def _main(self):
+        loop = asyncio.create_task(self.streamer.connection_loop(timeout=self.timeout))
+        await asyncio.wait_for(self.streamer.connected.wait(), self.connect_timeout)
+        self.started_at = time.monotonic()
+        await self.streamer.record(self.pcm, speed=self.speed, stop=False)
+        self.recorded.set()
+        while not self.stop_requested.is_set() and not loop.done():
+            await asyncio.sleep(0.1)
+        self.streamer.stopping = True
+        while not loop.done():
+            self.streamer._kick()
+            await asyncio.sleep(0.1)
+        await loop

@@ -78,38 +78,19 @@ class BackgroundCapture:
     the database (with the test's connection) while the session is live, then ask it to Stop."""
 
     def __init__(self, asgi_server, user, session, pcm_by_channel, *, speed=4):
-        import threading
+        from capture.client import CaptureStreamer, ThreadedSession
 
-        from capture.client import CaptureStreamer
-
-        self.streamer = CaptureStreamer(
+        streamer = CaptureStreamer(
             ws_url=f"ws://127.0.0.1:{asgi_server.port}/ws/capture/{session.id}/",
             cookie=session_cookie(user),
             origin=asgi_server.url,
         )
-        self.streamer.kept = {ch: {} for ch in pcm_by_channel}
-        self.streamer.generated = dict.fromkeys(pcm_by_channel, 0)
-        self.pcm = pcm_by_channel
-        self.speed = speed
-        self.stop_requested = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self.thread.start()
-
-    async def _main(self):
-        loop = asyncio.create_task(self.streamer.connection_loop(timeout=150))
-        await asyncio.wait_for(self.streamer.connected.wait(), 30)
-        await self.streamer.record(self.pcm, speed=self.speed, stop=False)
-        while not self.stop_requested.is_set():
-            await asyncio.sleep(0.1)
-        self.streamer.stopping = True
-        while not loop.done():
-            await self.streamer._pump()
-            await asyncio.sleep(0.1)
+        self.session = ThreadedSession(streamer, pcm_by_channel, speed=speed, timeout=150, connect_timeout=30)
 
     def stop(self, timeout=150):
-        self.stop_requested.set()
-        self.thread.join(timeout)
-        return self.streamer.result
+        self.session.request_stop()
+        self.session.thread.join(timeout)
+        return self.session.result
 
 
 def _wait_for_segments(session, predicate, timeout=120):

@@ -24,7 +24,9 @@ SPEAKERS: tuple[str, ...] = ("client", "therapist", "unknown")
 # segment length, so it tolerates float noise without letting an item point at the wrong segment.
 SOURCE_TOLERANCE_S = 0.01
 
-SCHEMA_VERSION = 1
+# 2: moments carry their kind and speaker, the recap may carry a safety line, the full recap has a
+# "The plan" phase. Version 1 recaps load unchanged (missing fields take their defaults).
+SCHEMA_VERSION = 2
 
 # Section sizes. The product shows these on a phone to someone who may be tired or foggy: short lists
 # are the point, so the validator enforces the caps for every engine, not just the local one.
@@ -39,7 +41,11 @@ PARAGRAPHS_PER_SECTION_MAX = 4
 TEXT_MAX_CHARS = 600
 QUOTE_MAX_CHARS = 320
 
-FULL_RECAP_TITLES: tuple[str, ...] = ("Opening", "Main threads", "Closing")
+FULL_RECAP_TITLES: tuple[str, ...] = ("Opening", "Main threads", "The plan", "Closing")
+
+# What a Moment is, so its label can be truthful: the client's own realisation, change talk or
+# feeling, or the therapist's reflection. "" for recaps stored before schema 2.
+MOMENT_KINDS: tuple[str, ...] = ("realisation", "change", "commitment", "feeling", "reflection", "sustain", "")
 
 
 def normalise_speaker(value: object) -> str:
@@ -50,15 +56,39 @@ def normalise_speaker(value: object) -> str:
     return "unknown"
 
 
+# Below this average log-probability a recogniser segment is too unsure to quote (faster-whisper's own
+# fallback threshold is -1.0: https://github.com/SYSTRAN/faster-whisper, `log_prob_threshold`).
+UNSURE_AVG_LOGPROB = -1.0
+
+
 @dataclass(frozen=True)
 class Segment:
+    """One stretch of transcript. The recogniser's confidence travels with it so the engine never
+    quotes words that faster-whisper was unsure of: ``unsure`` holds character spans of ``text``
+    whose word probability was low; ``avg_logprob`` and ``no_speech_prob`` are the segment's own.
+    All three are optional, so hand-written transcripts and old rows load unchanged."""
+
     speaker: str
     start: float
     end: float
     text: str
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    unsure: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def unsure_whole(self) -> bool:
+        return self.avg_logprob is not None and self.avg_logprob < UNSURE_AVG_LOGPROB
 
     def to_dict(self) -> dict[str, Any]:
-        return {"speaker": self.speaker, "start": self.start, "end": self.end, "text": self.text}
+        out: dict[str, Any] = {"speaker": self.speaker, "start": self.start, "end": self.end, "text": self.text}
+        if self.avg_logprob is not None:
+            out["avg_logprob"] = self.avg_logprob
+        if self.no_speech_prob is not None:
+            out["no_speech_prob"] = self.no_speech_prob
+        if self.unsure:
+            out["unsure"] = [list(span) for span in self.unsure]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Segment:
@@ -67,7 +97,30 @@ class Segment:
             start=float(data.get("start", 0.0)),
             end=float(data.get("end", data.get("start", 0.0))),
             text=str(data.get("text") or ""),
+            avg_logprob=_optional_float(data.get("avg_logprob")),
+            no_speech_prob=_optional_float(data.get("no_speech_prob")),
+            unsure=_spans(data.get("unsure")),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _spans(value: Any) -> tuple[tuple[int, int], ...]:
+    out = []
+    for span in value or ():
+        try:
+            a, b = int(span[0]), int(span[1])
+        except (TypeError, ValueError, IndexError, KeyError):
+            continue
+        if 0 <= a < b:
+            out.append((a, b))
+    return tuple(out)
 
 
 def _floats(values: Any) -> list[float]:
@@ -119,6 +172,8 @@ class Moment:
     quote: str
     offset: float
     sources: list[float] = field(default_factory=list)
+    kind: str = ""
+    speaker: str = ""  # who said the quote: "client" or "therapist"; "" in schema 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,15 +181,21 @@ class Moment:
             "quote": self.quote,
             "offset": self.offset,
             "sources": list(self.sources),
+            "kind": self.kind,
+            "speaker": self.speaker,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Moment:
+        kind = str(data.get("kind") or "")
+        speaker = str(data.get("speaker") or "")
         return cls(
             reflection=str(data.get("reflection") or ""),
             quote=str(data.get("quote") or ""),
             offset=float(data.get("offset") or 0.0),
             sources=_floats(data.get("sources")),
+            kind=kind if kind in MOMENT_KINDS else "",
+            speaker=speaker if speaker in SPEAKERS else "",
         )
 
 
@@ -211,6 +272,9 @@ class RecapResult:
     stats: Stats = field(default_factory=Stats)
     engine: str = ""
     schema: int = SCHEMA_VERSION
+    # Shown when the client spoke of self-harm or suicide: a short support line, sourced to where it
+    # came up. None when it did not come up (and in schema 1 recaps).
+    safety: SourcedText | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -224,6 +288,7 @@ class RecapResult:
             "moments": [m.to_dict() for m in self.moments],
             "full_recap": [s.to_dict() for s in self.full_recap],
             "stats": self.stats.to_dict(),
+            "safety": self.safety.to_dict() if self.safety else None,
         }
 
     @classmethod
@@ -241,7 +306,9 @@ class RecapResult:
             full_recap=items("full_recap", Section),
             stats=Stats.from_dict(data.get("stats") or {}),
             engine=str(data.get("engine") or ""),
-            schema=int(data.get("schema") or SCHEMA_VERSION),
+            # A stored recap without a version predates versioning: schema 1.
+            schema=int(data.get("schema") or 1),
+            safety=SourcedText.from_dict(data["safety"]) if isinstance(data.get("safety"), Mapping) else None,
         )
 
     def to_markdown(self, *, title: str = "Session recap") -> str:

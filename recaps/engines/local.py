@@ -1,14 +1,17 @@
-"""The local recap engine: extractive, offline, every item traceable to what was said.
+"""The local recap engine: offline, rule-based, built on who said what and what it does.
 
 Pipeline:
-1. clean each segment (fillers, stutters, sound tags, ASR hallucinations) and split it into sentences;
-2. rank sentences by TextRank centrality (rank.py) and find themes with YAKE (themes.py);
-3. tag what each sentence *does* (cues.py): therapist reflections, suggestions and "next time" agendas,
-   client realisations, commitments and open questions;
-4. assemble the recap sections, writing second-person sentences only by light templating around the
-   extracted words (rewrite.py), each with the start offsets of the segments it came from.
+1. clean each segment (fillers, sound tags, recogniser hallucinations) and split it into sentences
+   (text.py), keeping the recogniser's confidence so unsure words are never quoted;
+2. tag every sentence with its dialogue act (acts.py): the therapist's questions, reflections,
+   suggestions and deferrals, the client's change and sustain talk, commitments, realisations;
+3. find the session's topics in a curated, versioned list (topics.py, data/topics.json);
+4. build each section from the acts, composing short second-person clauses (compose.py) with the
+   right speaker, each item with the start offsets of the segments it came from.
 
-Nothing here invents content: when a swap of pronouns is not safe, the words are quoted verbatim.
+Nothing is invented: every clause comes from one sentence, and what fails the checks (a question,
+a negation, an unfinished phrase, an unsure word, a clause that cannot be turned to "you" safely)
+is left out rather than patched.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import cues, rewrite
+from . import acts as A
+from . import compose as C
+from . import safety as S
 from .base import (
     INSIGHTS_MAX,
     MOMENTS_MAX,
     NEXT_STEPS_MAX,
     QUESTIONS_MAX,
+    THEMES_MAX,
     Moment,
     RecapResult,
     Section,
@@ -34,47 +40,50 @@ from .base import (
     normalise_speaker,
     validate,
 )
-from .rank import jaccard, textrank
 from .text import clean_sentences, content_stems
-from .themes import ThemeCandidate, extract_themes, theme_share
+from .topics import TopicWeight, session_topics
+
+# How many next steps a person can hold in mind for a week; the validator's cap is a hard limit.
+NEXT_STEPS_WANTED = min(NEXT_STEPS_MAX, 6)
 
 
 @dataclass(slots=True)
-class _Sent:
+class Sent:
     idx: int
     seg: int
+    turn: int
     speaker: str
     start: float
     end: float
     text: str
-    stems: list[str]
     pos: float  # 0..1 through the session, by time
-    central: float = 0.0
-    reflection: float = 0.0
-    suggestion: float = 0.0
-    next_time: float = 0.0
-    realisation: float = 0.0
-    commitment: float = 0.0
-    open_thread: float = 0.0
-    question: bool = False
-    emotion: bool = False
-    validated: bool = False
-    themes: list[int] = field(default_factory=list)
+    unsure: frozenset[str]
+    unsure_whole: bool
+    acts: set[str] = field(default_factory=set)
+    negated: bool = False
+    hypothetical: bool = False
+    stems: list[str] = field(default_factory=list)
 
     @property
     def words(self) -> int:
         return len(self.text.split())
 
+    @property
+    def client(self) -> bool:
+        return self.speaker != "therapist"
+
+    @property
+    def quotable(self) -> bool:
+        return not self.unsure_whole and C.usable(self.text, min_words=4, max_words=45, unsure=self.unsure)
+
 
 @dataclass
 class _Item:
-    """A candidate recap line before validation."""
-
     text: str
     sources: set[float]
     score: float
+    at: float
     stems: list[str]
-    at: float  # offset used for chronological order
 
     def to_sourced(self) -> SourcedText:
         return SourcedText(text=self.text, sources=sorted(self.sources))
@@ -87,7 +96,13 @@ class LocalEngine:
         segs = sorted(
             (
                 Segment(
-                    speaker=normalise_speaker(s.speaker), start=float(s.start), end=float(s.end), text=s.text
+                    speaker=normalise_speaker(s.speaker),
+                    start=float(s.start),
+                    end=float(s.end),
+                    text=s.text,
+                    avg_logprob=s.avg_logprob,
+                    no_speech_prob=s.no_speech_prob,
+                    unsure=s.unsure,
                 )
                 for s in segments
                 if math.isfinite(float(s.start))
@@ -97,146 +112,61 @@ class LocalEngine:
         sents, seg_texts = _sentences(segs)
         if not sents:
             return validate(RecapResult(engine=self.name, stats=compute_stats(segs)), segs)
-
-        for sent, score in zip(sents, textrank([s.stems for s in sents]), strict=True):
-            sent.central = score
-        _tag(sents)
-
-        durations = [max(0.0, s.end - s.start) if seg_texts[i] else 0.0 for i, s in enumerate(segs)]
-        segment_stems = [set(content_stems(t)) for t in seg_texts]
-        themes = extract_themes(
-            texts=[t for t in seg_texts],
-            segment_stems=segment_stems,
-            durations=durations,
-            proper_words=_proper_words(sents),
-            exclude=_vocatives(sents),
-        )
-        for t_index, theme in enumerate(themes):
-            for sent in sents:
-                if sent.seg in theme.segments and all(st in sent.stems for st in theme.stems):
-                    sent.themes.append(t_index)
-
-        insights = _insights(sents)
-        next_steps = _next_steps(sents)
-        questions = _questions(sents)
-        result = RecapResult(
-            summary=_summary(sents, themes, segs, insights, next_steps, questions),
-            themes=[
-                Theme(
-                    label=_display_label(t),
-                    share=round(theme_share(t, durations), 3),
-                    sources=sorted({segs[i].start for i in t.segments}),
-                )
-                for t in themes
-            ],
-            insights=[i.to_sourced() for i in insights],
-            next_steps=[i.to_sourced() for i in next_steps],
-            questions=[i.to_sourced() for i in questions],
-            moments=_moments(sents, themes, segs),
-            full_recap=_full_recap(sents, themes, segs),
-            stats=compute_stats(segs),
-            engine=self.name,
-        )
-        return validate(result, segs)
+        session = _Session(segs, sents, seg_texts)
+        return validate(session.result(self.name), segs)
 
 
-# --- preparation ----------------------------------------------------------------------------------
+# --- preparation -------------------------------------------------------------------------------------
 
 
-def _sentences(segs: Sequence[Segment]) -> tuple[list[_Sent], list[str]]:
-    if not segs:
-        return [], []
+def _sentences(segs: Sequence[Segment]) -> tuple[list[Sent], list[str]]:
     t0 = segs[0].start
     span = max(1e-6, max(s.end for s in segs) - t0)
-    sents: list[_Sent] = []
+    sents: list[Sent] = []
     texts: list[str] = []
+    turn = -1
+    last_speaker = None
     for seg_index, seg in enumerate(segs):
         cleaned = clean_sentences(seg.text)
         texts.append(" ".join(cleaned))
+        if not cleaned:
+            continue
+        if seg.speaker != last_speaker:
+            turn += 1
+            last_speaker = seg.speaker
+        unsure = C.unsure_words(seg.text, seg.unsure)
         for text in cleaned:
             sents.append(
-                _Sent(
+                Sent(
                     idx=len(sents),
                     seg=seg_index,
+                    turn=turn,
                     speaker=seg.speaker,
                     start=seg.start,
                     end=seg.end,
                     text=text,
-                    stems=content_stems(text),
                     pos=(seg.start - t0) / span,
+                    unsure=unsure,
+                    unsure_whole=seg.unsure_whole,
+                    stems=content_stems(text),
                 )
             )
+    tagged = A.tag_sentences([(s.speaker, s.text) for s in sents])
+    for sent, t in zip(sents, tagged, strict=True):
+        sent.acts, sent.negated, sent.hypothetical = t.acts, t.negated, t.hypothetical
     return sents, texts
 
 
-def _proper_words(sents: Sequence[_Sent]) -> set[str]:
-    """Words written capitalised away from the start of a sentence: names, "Mum", "Friday"."""
-    out: set[str] = set()
-    for sent in sents:
-        for word in re.findall(r"(?<=[a-z,;] )[A-Z][a-z]+", sent.text):
-            out.add(word.lower())
-    return out
+def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
-_GREETING_NAME = re.compile(r"^(?:hi|hello|hey|morning|welcome back|thanks|thank you),?\s+([A-Z][a-z]+)\b")
-_CLOSING_NAME = re.compile(r",\s+([A-Z][a-z]+)[.!?]$")
-
-
-def _vocatives(sents: Sequence[_Sent]) -> set[str]:
-    """Names the therapist calls the client by ("Hi Sam", "See you next week, Sam."): the person's
-    own name is not a theme of their session."""
-    out: set[str] = set()
-    for sent in sents:
-        if sent.speaker != "therapist":
-            continue
-        for rx in (_GREETING_NAME, _CLOSING_NAME):
-            m = rx.search(sent.text)
-            if m:
-                out.add(m.group(1).lower())
-    return out
-
-
-def _display_label(theme: ThemeCandidate) -> str:
-    return rewrite.capitalise(theme.label)
-
-
-def _in_sentence_label(theme: ThemeCandidate) -> str:
-    return theme.label.title() if theme.proper else theme.label
-
-
-def _tag(sents: list[_Sent]) -> None:
-    for sent in sents:
-        sent.emotion = cues.emotional(sent.text)
-        if sent.speaker == "therapist":
-            sent.reflection = cues.therapist_reflection(sent.text)
-            sent.suggestion = cues.therapist_suggestion(sent.text)
-            sent.next_time = cues.therapist_next_time(sent.text)
-        else:
-            # Unknown speakers are treated like the client for the client's own cues: in a recap the
-            # person recorded their own microphone, so first-person change talk is most likely theirs.
-            sent.realisation = cues.client_realisation(sent.text)
-            sent.commitment = cues.client_commitment(sent.text)
-            sent.open_thread = cues.client_open_thread(sent.text)
-            sent.question = cues.client_real_question(sent.text)
-    # A therapist who says "That's a big realisation" is marking what the client just said.
-    for i, sent in enumerate(sents):
-        if sent.speaker == "therapist" and cues.therapist_validates(sent.text):
-            before = [s for s in sents[max(0, i - 4) : i] if s.speaker != "therapist"]
-            if before:
-                best = max(before, key=lambda s: (s.realisation > 0, s.idx))
-                best.validated = True
-                best.realisation = max(best.realisation, 0.8)
-
-
-# --- item helpers ---------------------------------------------------------------------------------
-
-
-def _dedupe(items: list[_Item], *, threshold: float = 0.5) -> list[_Item]:
-    """Merge near-duplicates (same words), keeping the stronger wording and both sources."""
+def _dedupe(items: list[_Item], threshold: float = 0.5) -> list[_Item]:
     kept: list[_Item] = []
     for item in sorted(items, key=lambda i: -i.score):
         for other in kept:
-            if jaccard(item.stems, other.stems) >= threshold or item.text.casefold() == other.text.casefold():
+            if _jaccard(item.stems, other.stems) >= threshold or item.text.casefold() == other.text.casefold():
                 other.sources |= item.sources
                 break
         else:
@@ -244,447 +174,770 @@ def _dedupe(items: list[_Item], *, threshold: float = 0.5) -> list[_Item]:
     return kept
 
 
-def _top_chronological(items: list[_Item], cap: int) -> list[_Item]:
-    best = sorted(items, key=lambda i: -i.score)[:cap]
-    return sorted(best, key=lambda i: i.at)
+def _top(items: list[_Item], cap: int) -> list[_Item]:
+    return sorted(sorted(items, key=lambda i: -i.score)[:cap], key=lambda i: i.at)
 
 
-def _continuation(sents: Sequence[_Sent], sent: _Sent, *, max_words: int = 55) -> list[_Sent]:
-    """Sentences that finish a suggestion in the same breath: "…try a wind-down routine. At ten,
-    put your phone in the kitchen. Then do the breathing." """
-    out: list[_Sent] = []
-    total = sent.words
-    for nxt in sents[sent.idx + 1 : sent.idx + 3]:
-        if nxt.seg != sent.seg or nxt.text.endswith("?") or nxt.reflection:
-            break
-        starts_step = re.match(
-            r"^(?:just|then|and|at|every|each|one|everything|you don't|don't|if|when|put|write|do|keep|use|"
-            r"try|set|take|leave|notice|breathe|remember|not)\b",
-            nxt.text,
-            re.IGNORECASE,
-        )
-        if not (starts_step or sent.text.endswith(":")) or total + nxt.words > max_words:
-            break
-        out.append(nxt)
-        total += nxt.words
-    return out
+def _join(labels: Sequence[str]) -> str:
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-# --- sections -------------------------------------------------------------------------------------
-
-
-def _insights(sents: Sequence[_Sent]) -> list[_Item]:
-    items: list[_Item] = []
-    for sent in sents:
-        if sent.speaker != "therapist" and sent.realisation >= 0.5:
-            score = sent.realisation + (0.5 if sent.validated else 0.0) + 0.3 * sent.central
-            if sent.words >= 6 and len(sent.stems) >= 2:
-                items.append(
-                    _Item(rewrite.realisation(sent.text), {sent.start}, score, sent.stems, sent.start)
-                )
-                continue
-            # "I hadn't connected that before." only means something with what came just before it,
-            # so quote the two together.
-            previous = sents[sent.idx - 1] if sent.idx else None
-            if previous is not None and previous.speaker == sent.speaker and len(previous.stems) >= 3:
-                text = f"You said: {rewrite.quoted(rewrite.strip_lead(previous.text) + ' ' + sent.text)}"
-                stems = previous.stems + sent.stems
-                items.append(_Item(text, {previous.start, sent.start}, score, stems, previous.start))
-            continue
-        if sent.words < 6 or len(sent.stems) < 2:
-            continue
-        if sent.speaker == "therapist" and sent.reflection >= 0.6 and len(sent.stems) >= 3:
-            score = 0.4 * sent.reflection + 0.4 * sent.central
-            items.append(_Item(rewrite.strip_lead(sent.text), {sent.start}, score, sent.stems, sent.start))
-    items = _dedupe(items)
-    client = [i for i in items if i.score >= 0.9]
-    therapist = [i for i in items if i.score < 0.9]
-    # The person's own realisations come first; the therapist's reflections fill in, but never
-    # crowd them out.
-    chosen = sorted(client, key=lambda i: -i.score)[:INSIGHTS_MAX]
-    room = max(0, min(INSIGHTS_MAX - len(chosen), 2 if chosen else 3))
-    chosen += sorted(therapist, key=lambda i: -i.score)[:room]
-    return sorted(chosen, key=lambda i: i.at)
-
-
-_DEICTIC = re.compile(r"\b(?:it|that|this|them|those|one of those)\b", re.IGNORECASE)
-_ANNOUNCE = re.compile(
-    r"^(?:i(?:'d| would) like to suggest|i(?:'d| would) like us to|let's try some)\b", re.IGNORECASE
+# Reported or habitual speech describes the problem, it does not decide anything: "I tell myself
+# I'll just check one thing", "every time I say I'll stop".
+_REPORTED = re.compile(
+    r"\b(?:tell myself|told myself|telling myself|say to myself|i say|i said|i always say|i keep saying|i thought|"
+    r"every time|whenever|always|usually|used to|each time|last time|promised myself|swore)\b",
+    re.IGNORECASE,
+)
+_SPECIFIC = re.compile(
+    r"\b(?:every|each|once|twice|daily|weekly|nightly|\d+|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"fifteen|twenty|thirty|forty|half an hour|an hour|times? a (?:day|week|month)|a (?:day|week|night|month)|"
+    r"per (?:day|week)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|weekends|weekdays|"
+    r"tomorrow|tonight|this week|next week|morning|mornings|evening|evenings|night|nights|bedtime|before bed|"
+    r"after (?:lunch|dinner|work|school|breakfast)|no more than|less than|at least|minutes|hours|days|weeks|"
+    r"with (?:my|her|his|a) \w+|instead)\b",
+    re.IGNORECASE,
+)
+# A deferral is a thread to pick up only when it says so: "can we talk about Mum next time", not
+# "I'll make an appointment for next week" (that is a next step).
+_RETURN_TO = re.compile(
+    r"\b(?:talk|think|come back|get back|discuss|look|go over|bring (?:it|this|that) up|work on|pick (?:it|this|that) up|"
+    r"follow up|check in|touch base|figure out|cover|see how|revisit|explore|continue)\b",
+    re.IGNORECASE,
+)
+# The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
+# summary as if they were a finding.
+_SELF_CRITICAL = re.compile(r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I)
+_INTENT = re.compile(
+    r"^you('ll| will| are going to|'re going to|'re gonna| are gonna| plan to| want to|'d like to| would like to|"
+    r" need to| have to|'ve got to| could| can| might| hope to| intend to| aim to| decided to| will try to|'ll try to|"
+    r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|try to|try and|start to|actually)\s+)*(\w+)"
+)
+_VAGUE_OBJECT = re.compile(
+    r"(?:^\w+(?: \w+)? (?:it|that|this|them|those|one|so|too)|\b(?:give it a (?:try|go|shot)|do (?:it|that|this)|try (?:it|that|this)))\.?$",
+    re.IGNORECASE,
 )
 
 
-def _next_steps(sents: Sequence[_Sent]) -> list[_Item]:
-    items: list[_Item] = []
-    for sent in sents:
-        if sent.speaker == "therapist" and sent.suggestion >= 0.6:
-            if _ANNOUNCE.search(sent.text) and sent.suggestion < 1.0:
-                continue
-            if _ANNOUNCE.search(sent.text) and len(sent.stems) < 3:
-                continue
-            parts = [sent, *_continuation(sents, sent)]
-            text = " ".join([rewrite.suggestion(parts[0].text), *(p.text for p in parts[1:])])
-            stems = [s for p in parts for s in p.stems]
-            score = sent.suggestion + 0.3 * sent.pos + 0.2 * sent.central
-            item = _Item(text, {sent.start}, score, stems, sent.start)
-            # The client taking it up ("Yeah, I can do that") is part of the same step.
-            for reply in sents[sent.idx + 1 : sent.idx + 5]:
-                if reply.speaker != "therapist" and cues.client_agrees(reply.text):
-                    item.sources.add(reply.start)
-                    item.score += 0.2
-                    break
-            items.append(item)
-        elif sent.speaker != "therapist" and sent.commitment >= 0.6:
-            # "I'll book it tomorrow" points back at the suggestion it answers: it joins that step.
-            if _DEICTIC.search(sent.text) and len(sent.stems) < 3:
-                target = next(
-                    (i for i in reversed(items) if 0 <= sent.start - i.at <= 90 and i.at in i.sources), None
-                )
-                if target is not None:
-                    target.sources.add(sent.start)
-                    target.score += 0.2
-                continue
-            if len(sent.stems) < 2:
-                continue
-            swapped = rewrite.second_person(sent.text)
-            text = swapped if swapped else rewrite.client_said(sent.text)
-            score = 0.9 * sent.commitment + 0.3 * sent.pos + 0.1 * sent.central
-            items.append(_Item(text, {sent.start}, score, sent.stems, sent.start))
-    return _top_chronological(_dedupe(items, threshold=0.45), NEXT_STEPS_MAX)
+class _Session:
+    def __init__(self, segs: list[Segment], sents: list[Sent], seg_texts: list[str]) -> None:
+        self.segs = segs
+        self.sents = sents
+        self.seg_texts = seg_texts
+        self.duration = max(1.0, segs[-1].end - segs[0].start)
+        self.turns: list[list[Sent]] = []
+        for s in sents:
+            if not self.turns or self.turns[-1][0].turn != s.turn:
+                self.turns.append([])
+            self.turns[-1].append(s)
+        self.speakers_known = any(s.speaker in ("client", "therapist") for s in segs)
+        durations = [max(0.0, s.end - s.start) for s in segs]
+        self.topics = session_topics(seg_texts, [s.speaker for s in segs], durations)
+        self.safety = S.scan([(s.speaker, s.start, s.text) for s in sents])
 
+    # --- helpers ---------------------------------------------------------------------------------
 
-def _therapist_reply(sents: Sequence[_Sent], sent: _Sent) -> list[_Sent] | None:
-    """The therapist's answer to a client question: their next turn's sentences, or None if the
-    session ends (or moves on) before they answer."""
-    reply: list[_Sent] = []
-    for nxt in sents[sent.idx + 1 : sent.idx + 12]:
-        if nxt.start - sent.end > 90:
-            break
-        if nxt.speaker == "therapist":
-            reply.append(nxt)
-        elif reply:
-            break
-    return reply or None
+    def turn_after(self, sent: Sent) -> list[Sent]:
+        nxt = sent.turn + 1
+        return self.turns[nxt] if nxt < len(self.turns) else []
 
+    def turn_before(self, sent: Sent) -> list[Sent]:
+        prev = sent.turn - 1
+        return self.turns[prev] if prev >= 0 else []
 
-def _questions(sents: Sequence[_Sent]) -> list[_Item]:
-    items: list[_Item] = []
-    consumed: set[int] = set()  # therapist "next time" lines already folded into a client question
-    for sent in sents:
-        if sent.speaker == "therapist":
-            if sent.next_time and sent.idx not in consumed:
-                items.append(
-                    _Item(
-                        rewrite.strip_lead(sent.text),
-                        {sent.start},
-                        1.0 + 0.2 * sent.pos,
-                        sent.stems,
-                        sent.start,
-                    )
-                )
-            continue
-        if sent.question:
-            reply = _therapist_reply(sents, sent)
-            settled = reply is not None and not any(cues.therapist_defers(r.text) for r in reply[:3])
-            request = cues.client_next_time(sent.text)
-            if settled and not request:
+    def topics_near(self, sent: Sent, radius: int = 3) -> list[TopicWeight]:
+        near = {s.seg for s in self.sents[max(0, sent.idx - radius) : sent.idx + radius + 1]}
+        return [tw for tw in self.topics if near.intersection(tw.mentions)]
+
+    def client_clause(
+        self, sent: Sent, cue: re.Pattern[str] | None = None, max_words: int = 14, *, require_you: bool = True
+    ) -> str | None:
+        """The client's sentence, or its clause with the cue, in the second person. ``require_you``
+        keeps only clauses about the person themself ("you…"); a plan ("no more than 18 a week")
+        has no subject and does not need one."""
+        text = C.strip_hedges(sent.text)
+        parts = C.clauses(text) or [text]
+        if cue is not None:
+            # Comma pieces too: "Doing the math, no more than 18 drinks a week" has its plan after one.
+            parts += [p for p in re.split(r",\s*", text) if p not in parts]
+            parts = sorted(parts, key=lambda p: 0 if cue.search(p) else 1)
+        for part in parts:
+            part = C.strip_hedges(part)
+            if not C.usable(part, max_words=max_words, unsure=sent.unsure) or sent.unsure_whole:
                 continue
-            parts = [sent]
-            previous = sents[sent.idx - 1] if sent.idx else None
-            # "And the supermarket. Should I go back there…?" needs its short lead-in, and "Will I
-            # always be like this? The perfectionism, I mean." its short follow-up.
-            if (
-                previous is not None
-                and previous.seg == sent.seg
-                and previous.words <= 4
-                and previous.stems
-                and not previous.text.endswith("?")
+            swapped = C.second_person(part)
+            if swapped and (
+                not require_you
+                or re.search(r"\byou\b|\byour\b|\byou're\b|\byou've\b|\byou'll\b|\byou'd\b", swapped, re.I)
             ):
-                parts.insert(0, previous)
-            following = sents[sent.idx + 1] if sent.idx + 1 < len(sents) else None
-            if (
-                following is not None
-                and following.seg == sent.seg
-                and following.words <= 6
-                and not following.text.endswith("?")
-            ):
-                parts.append(following)
-            text = rewrite.strip_lead(" ".join(p.text for p in parts))
-            item = _Item(
-                text,
-                {p.start for p in parts},
-                1.1 if request else 0.9,
-                [x for p in parts for x in p.stems],
-                sent.start,
-            )
-            for r in (reply or [])[:3]:
-                if r.next_time:
-                    consumed.add(r.idx)
-                    item.sources.add(r.start)
-                    if request:  # "Can we talk about Mum next time?" -> the therapist's fuller agenda
-                        item.text = rewrite.strip_lead(r.text)
-            items.append(item)
-        elif sent.open_thread and len(sent.stems) >= 3:
-            items.append(
-                _Item(
-                    rewrite.strip_lead(sent.text),
-                    {sent.start},
-                    0.5 * sent.open_thread,
-                    sent.stems,
-                    sent.start,
-                )
-            )
-    merged: list[_Item] = []
-    for item in sorted(items, key=lambda i: i.at):
-        prev = merged[-1] if merged else None
-        if prev is not None and item.at - prev.at <= 60 and jaccard(item.stems, prev.stems) >= 0.2:
-            prev.sources |= item.sources
-            prev.score = max(prev.score, item.score)
-            continue
-        merged.append(item)
-    return _top_chronological(_dedupe(merged), QUESTIONS_MAX)
-
-
-def _summary(
-    sents: Sequence[_Sent],
-    themes: Sequence[ThemeCandidate],
-    segs: Sequence[Segment],
-    insights: Sequence[_Item],
-    next_steps: Sequence[_Item],
-    questions: Sequence[_Item],
-) -> list[SourcedText]:
-    out: list[SourcedText] = []
-    used: set[int] = set()
-
-    if themes:
-        labels = [_in_sentence_label(t) for t in themes[:3]]
-        joined = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-        # Two sources per theme: where it first came up, and where it came up most centrally.
-        sources: set[float] = set()
-        for theme in themes[:3]:
-            mentions = [s for s in sents if s.seg in theme.segments]
-            if mentions:
-                sources.add(mentions[0].start)
-                sources.add(max(mentions, key=lambda s: s.central).start)
-        out.append(SourcedText(text=f"You talked about {joined}.", sources=sorted(sources)))
-
-    def central_client(skip: set[int]) -> _Sent | None:
-        pool = [
-            s
-            for s in sents
-            if s.speaker != "therapist"
-            and s.idx not in skip
-            and 8 <= s.words <= 40
-            and not s.text.endswith("?")
-            and len(s.stems) >= 3
-        ]
-        return max(pool, key=lambda s: s.central + 0.3 * s.emotion, default=None)
-
-    # The insight, suggestion and commitment get their own lines below; don't spend the "what you
-    # talked about" line on the same sentence.
-    for sent in sents:
-        if sent.realisation >= 0.5 or sent.commitment or any(sent.start in i.sources for i in insights):
-            used.add(sent.idx)
-    first = central_client(used)
-    if first is not None:
-        used.add(first.idx)
-        out.append(SourcedText(text=rewrite.client_said(first.text), sources=[first.start]))
-
-    client_insights = [i for i in insights if i.score >= 0.9]
-    if client_insights:
-        best = max(client_insights, key=lambda i: i.score)
-        out.append(SourcedText(text=best.text, sources=sorted(best.sources)))
-    else:
-        reflections = [s for s in sents if s.reflection >= 0.6 and len(s.stems) >= 3]
-        if reflections:
-            best_r = max(reflections, key=lambda s: s.central + s.reflection)
-            out.append(SourcedText(text=rewrite.therapist_reflected(best_r.text), sources=[best_r.start]))
-
-    suggestions = [
-        s for s in sents if s.speaker == "therapist" and s.suggestion >= 0.6 and not _ANNOUNCE.search(s.text)
-    ]
-    if suggestions:
-        top = max(suggestions, key=lambda s: s.suggestion + 0.3 * s.pos + 0.2 * s.central)
-        out.append(SourcedText(text=rewrite.therapist_suggested(top.text), sources=[top.start]))
-
-    commitments = [s for s in sents if s.speaker != "therapist" and s.commitment >= 0.6 and len(s.stems) >= 2]
-    if commitments:
-        top_c = max(commitments, key=lambda s: s.commitment + 0.3 * s.pos + 0.1 * s.central)
-        out.append(SourcedText(text=rewrite.client_said(top_c.text), sources=[top_c.start]))
-
-    if questions:
-        q = max(questions, key=lambda i: i.score)
-        lead = next(
-            (s for s in sents if s.start in q.sources and s.speaker == "therapist" and s.next_time), None
-        )
-        if lead is not None and rewrite.strip_lead(lead.text) == q.text:
-            out.append(SourcedText(text=rewrite.next_time(lead.text), sources=sorted(q.sources)))
-        else:
-            text = f"A question to bring back next time: {rewrite.quoted(q.text)}"
-            out.append(SourcedText(text=text, sources=sorted(q.sources)))
-
-    # Short or cue-less sessions: fill up to three with what the person said most centrally.
-    while len(out) < 3:
-        extra = central_client(used)
-        if extra is None:
-            break
-        used.add(extra.idx)
-        out.append(SourcedText(text=rewrite.client_said(extra.text), sources=[extra.start]))
-    return out[:6]
-
-
-def _moment_reflection(sent: _Sent, themes: Sequence[ThemeCandidate]) -> str:
-    about = f" about {_in_sentence_label(themes[sent.themes[0]])}" if sent.themes else ""
-    if sent.speaker == "therapist":
-        if sent.suggestion:
-            return "An idea your therapist offered."
-        return "Your therapist reflected this back to you."
-    if sent.realisation >= 0.5:
-        return f"Something you noticed{about}."
-    if sent.commitment:
-        return "Something you decided you want to try."
-    if cues.names_feeling(sent.text):
-        return f"A feeling you put into words{about}."
-    return f"Something you said{about}."
-
-
-def _moments(
-    sents: Sequence[_Sent], themes: Sequence[ThemeCandidate], segs: Sequence[Segment]
-) -> list[Moment]:
-    duration = segs[-1].end - segs[0].start if segs else 0.0
-    wanted = max(3, min(MOMENTS_MAX, round(duration / 480)))
-    scored: list[tuple[float, _Sent]] = []
-    for sent in sents:
-        if not 6 <= sent.words <= 45 or len(sent.stems) < 2 or sent.text.endswith("?"):
-            continue
-        if sent.speaker == "therapist":
-            if not (sent.reflection or sent.suggestion) or len(sent.stems) < 3:
-                continue
-            score = 0.7 * (sent.central + 0.3 * sent.reflection)
-        else:
-            score = (
-                sent.central
-                + 1.0 * sent.realisation
-                + 0.5 * sent.validated
-                + 0.4 * sent.emotion
-                + 0.3 * sent.commitment
-            )
-        scored.append((score, sent))
-    scored.sort(key=lambda pair: -pair[0])
-    # Spread moments over the session: they are surfaced one a day, and five from the same two
-    # minutes would feel repetitive.
-    gap = max(20.0, duration / (wanted * 3)) if duration else 0.0
-    chosen: list[_Sent] = []
-    for _score, sent in scored:
-        if all(abs(sent.start - c.start) >= gap for c in chosen):
-            chosen.append(sent)
-        if len(chosen) >= wanted:
-            break
-    if len(chosen) < 3:  # a short session: relax the spacing rather than show fewer than three
-        for _score, sent in scored:
-            if sent not in chosen and all(sent.start != c.start for c in chosen):
-                chosen.append(sent)
-            if len(chosen) >= 3:
-                break
-    return [
-        Moment(
-            reflection=_moment_reflection(sent, themes),
-            quote=rewrite.ensure_period(rewrite.strip_lead(sent.text)),
-            offset=sent.start,
-            sources=[sent.start],
-        )
-        for sent in sorted(chosen, key=lambda s: s.start)
-    ]
-
-
-def _narrate(sent: _Sent) -> str:
-    if sent.speaker == "therapist":
-        if sent.suggestion:
-            return rewrite.therapist_suggested(sent.text)
-        if sent.reflection:
-            return rewrite.therapist_reflected(sent.text)
-        if sent.next_time:
-            return rewrite.next_time(sent.text)
-        if sent.text.endswith("?"):
-            return f"Your therapist asked: {rewrite.quoted(rewrite.strip_lead(sent.text))}"
-        return f"Your therapist said: {rewrite.quoted(rewrite.strip_lead(sent.text))}"
-    if sent.realisation >= 0.5:
-        return rewrite.realisation(sent.text)
-    if sent.text.endswith("?"):
-        return f"You asked: {rewrite.quoted(rewrite.strip_lead(sent.text))}"
-    return rewrite.client_said(sent.text)
-
-
-def _paragraph(block: Sequence[_Sent], *, k: int) -> SourcedText | None:
-    pool = [s for s in block if len(s.stems) >= 2 and s.words >= 5]
-    if not pool:
+                return swapped.rstrip(".!?")
         return None
 
-    def weight(s: _Sent) -> float:
-        cue = max(s.realisation, s.commitment, s.suggestion, s.next_time, 0.6 * s.reflection)
-        return s.central + 0.8 * cue + (0.15 if s.speaker != "therapist" else 0.0)
+    def therapist_clause(self, sent: Sent, max_words: int = 16) -> str | None:
+        """A therapist reflection's content: "It sounds like you're torn" -> "you're torn"."""
+        text = C.strip_hedges(sent.text).rstrip("?")
+        text = re.sub(
+            r"^(?:(?:so|and|but|okay|well|yeah|right),?\s+)*(?:(?:it )?(?:sounds|seems|feels|looks) (?:to me )?(?:like|as if|as though|that)|"
+            r"what i(?:'m| am) hearing is(?: that)?|i(?:'m| am)? hear(?:ing)? (?:that )?|i heard you say(?: that)?|"
+            r"(?:so )?what you(?:'re| are) saying is(?: that)?|you(?:'re| are) (?:saying|telling me)(?: that)?|"
+            r"i (?:get|have) the (?:sense|feeling|impression)(?: that)?)\s*,?\s*",
+            "",
+            text,
+            flags=re.IGNORECASE,
+        )
+        for part in C.clauses(text) or [text]:
+            part = C.strip_hedges(part)
+            if not re.match(r"^(?:you|your|you're|you've|you'd|you'll)\b", part, re.I):
+                continue
+            if C.therapist_clause_ok(part) and C.usable(part, max_words=max_words, unsure=sent.unsure):
+                return part.rstrip(".!?")
+        return None
 
-    picked = sorted(sorted(pool, key=weight, reverse=True)[:k], key=lambda s: s.idx)
-    return SourcedText(text=" ".join(_narrate(s) for s in picked), sources=sorted({s.start for s in picked}))
+    def _named_mention(self, tw: TopicWeight) -> int:
+        """The segment to cite for a topic: the client's own first mention where there is one."""
+        client = [i for i in tw.mentions if self.segs[i].speaker != "therapist"]
+        return (client or tw.mentions)[0]
+
+    # --- sections --------------------------------------------------------------------------------
+
+    def result(self, engine: str) -> RecapResult:
+        next_steps = self.next_steps()
+        questions = self.questions()
+        insights = self.insights()
+        moments = self.moments()
+        safety_line = None
+        if self.safety:
+            safety_line = SourcedText(text=S.SUPPORT_LINE, sources=sorted({m.start for m in self.safety}))
+        return RecapResult(
+            summary=self.summary(next_steps, insights, questions),
+            themes=self.themes(),
+            insights=[i.to_sourced() for i in insights],
+            next_steps=[i.to_sourced() for i in next_steps],
+            questions=[i.to_sourced() for i in questions],
+            moments=moments,
+            full_recap=self.full_recap(next_steps, questions),
+            stats=compute_stats(self.segs),
+            engine=engine,
+            safety=safety_line,
+        )
+
+    def themes(self) -> list[Theme]:
+        if not self.topics:
+            return []
+        top = self.topics[0].weight
+        chosen = [tw for tw in self.topics if tw.weight >= 0.15 * top][:THEMES_MAX]
+        total = sum(tw.weight for tw in chosen) or 1.0
+        return [
+            Theme(
+                label=tw.topic.label,
+                share=round(tw.weight / total, 3),
+                sources=sorted({self.segs[i].start for i in tw.mentions}),
+            )
+            for tw in chosen
+        ]
+
+    # Next steps ------------------------------------------------------------------------------------
+
+    def _details(self, after: Sent, have: str) -> tuple[str, set[float]]:
+        """Specifics (when, how often, how much, with whom) said just after a step, in the step."""
+        for nxt in self.sents[after.idx + 1 : after.idx + 4]:
+            if nxt.turn > after.turn + 2 or "question" in nxt.acts or nxt.negated or "sustain" in nxt.acts:
+                break
+            if not _SPECIFIC.search(nxt.text):
+                continue
+            clause = self.client_clause(nxt, _SPECIFIC, 12) if nxt.client else None
+            if nxt.speaker == "therapist":
+                part = C.strip_hedges(nxt.text)
+                if C.therapist_clause_ok(part) and C.usable(part, max_words=12, unsure=nxt.unsure) and "?" not in part:
+                    clause = part.rstrip(".!")
+            if clause and not set(content_stems(clause)) <= set(content_stems(have)):
+                return C.sentence(clause), {nxt.start}
+        return "", set()
+
+    def next_steps(self) -> list[_Item]:
+        items: list[_Item] = []
+        used: set[int] = set()
+        for sent in self.sents:
+            if sent.speaker == "therapist" and sent.acts & {"advice", "options", "negotiation"}:
+                item = self._suggestion_step(sent)
+                if item:
+                    items.append(item)
+                    used.add(sent.idx)
+            elif sent.client and sent.idx not in used:
+                item = self._client_step(sent)
+                if item:
+                    items.append(item)
+        # Near-duplicates merge their sources: an intention said twice is one step, cited twice.
+        chosen = _top(_dedupe(items, 0.35), NEXT_STEPS_WANTED)
+        for item in chosen:
+            item.sources |= self._exchange_sources(item)
+        return chosen
+
+    def _exchange_sources(self, item: _Item) -> set[float]:
+        """The rest of the exchange a step came out of: neighbouring suggestions, plans and change
+        talk about the same thing (a shared content word), so the step points at all of it."""
+        stems = set(item.stems)
+        anchors = [s for s in self.sents if s.start in item.sources]
+        out: set[float] = set()
+        for anchor in anchors:
+            for s in self.sents[max(0, anchor.idx - 4) : anchor.idx + 5]:
+                if s.negated or "question" in s.acts or "sustain" in s.acts:
+                    continue
+                relevant = s.acts & ({"advice", "options", "negotiation"} if s.speaker == "therapist" else {"change", "commitment"})
+                if relevant and stems & set(s.stems):
+                    out.add(s.start)
+        return out
+
+    def _reply(self, sent: Sent) -> tuple[str, list[Sent]]:
+        """How the client answered: "agreed", "declined" or "" (moved on, or no answer)."""
+        reply = self.turn_after(sent)
+        if not reply or reply[0].speaker == "therapist":
+            return "", []
+        head = reply[:2]
+        if any(s.acts & {"decline", "sustain"} or (s.negated and not s.acts & {"change", "commitment"}) for s in head):
+            return "declined", reply
+        if any(s.acts & {"agree", "commitment", "change"} for s in head):
+            return "agreed", reply
+        return "", reply
+
+    def _suggestion_step(self, sent: Sent) -> _Item | None:
+        if sent.hypothetical and "negotiation" not in sent.acts:
+            return None
+        answer, reply = self._reply(sent)
+        if answer == "declined":
+            return None
+        question = sent.text.rstrip().endswith("?") or bool(sent.acts & {"question_open", "question_closed"})
+        if "question_open" in sent.acts or (question and answer != "agreed"):
+            return None
+        what = None
+        for part in [sent.text, *C.clauses(sent.text)]:
+            candidate = C.imperative(part)
+            if (
+                candidate
+                and C.usable(candidate, min_words=3, max_words=22)
+                and not _VAGUE_OBJECT.search(candidate.rstrip("."))
+                and content_stems(candidate)
+            ):
+                what = candidate
+                break
+        if not what:
+            return None
+        # An open planning question ("What would you put down as your goal?") has no step in it:
+        # the client's answer is the step (see _client_step).
+        if re.match(r"^(?:what|how|which|where|when|why)\b", what, re.IGNORECASE):
+            return None
+        sources = {sent.start}
+        if answer == "agreed":
+            text = C.sentence(what)
+            sources |= {s.start for s in reply[:2]}
+            score = 1.0
+        else:
+            if "advice" not in sent.acts:
+                return None
+            text = f"Your therapist suggested you {C.lower_first(what).rstrip('.')}."
+            score = 0.6
+        detail, detail_src = self._details(reply[-1] if reply else sent, text)
+        if detail:
+            text = f"{text.rstrip('.')}. {detail}"
+            sources |= detail_src
+        return _Item(text, sources, score + 0.3 * sent.pos, sent.start, content_stems(text))
+
+    def _client_step(self, sent: Sent) -> _Item | None:
+        if not sent.acts & {"commitment", "change"} or sent.negated or sent.hypothetical:
+            return None
+        if "question" in sent.acts or sent.text.rstrip().endswith("?") or _REPORTED.search(sent.text):
+            return None
+        before = self.turn_before(sent)
+        planning = bool(before) and before[0].speaker == "therapist" and any(
+            "negotiation" in s.acts for s in before
+        )
+        commitment = "commitment" in sent.acts
+        late = sent.pos >= 0.6
+        if not (commitment or planning or (late and "change" in sent.acts)):
+            return None
+        clause = self.client_clause(sent, _SPECIFIC if planning else None, 20, require_you=not planning)
+        if not clause:
+            return None
+        low = clause.lower()
+        # A bare "You can do that" belongs to the suggestion it answers, not a step of its own.
+        if _VAGUE_OBJECT.search(low) or not content_stems(clause) or A._AUX_CLOSED.match(clause):
+            return None
+        intent = _INTENT.match(low)
+        if re.search(r"\bsay,|, okay,|\bsays?\b.*,", low):
+            return None  # reported speech inside the plan: not a step that reads cleanly
+        if intent:
+            modal, verb = intent.group(1), intent.group(2)
+            # "You could…"/"You can…" is a plan only as an answer to a planning question; "you're
+            # going to be disappointed" is a prediction, not a decision.
+            if modal.strip() in ("could", "can", "might") and not (planning or late):
+                return None
+            if verb in ("be", "have", "get") and not re.match(r"^(?:have|get) (?:to|a|an|my|your|the|rid|help|back|up|out|some)\b", low[intent.start(2) :]):
+                return None
+            if not C._looks_like_verb(verb):
+                return None
+            text = C.sentence(clause)
+        elif re.match(r"^(?:to )?\w+ing\b", low) or re.match(
+            r"^(?:no more than|less than|at least|about|maybe|only|just|\d|one|two|three|four|five)\b", low
+        ):
+            if not planning:
+                return None
+            goal = any(re.search(r"\bgoal\b", s.text, re.I) for s in before)
+            text = f"{'Your goal' if goal else 'Your plan'}: {clause}."
+        elif planning and C.imperative(clause) == C.capitalise(clause):
+            # The client's own plan, said as what to do: "Just go to bed and turn off the lights."
+            text = C.sentence(clause)
+        else:
+            return None
+        detail, detail_src = self._details(sent, text)
+        if detail:
+            text = f"{text.rstrip('.')}. {detail}"
+        sources = {sent.start} | detail_src
+        if planning:
+            # The whole exchange: the planning question it answers is where the step came from too.
+            sources |= {s.start for s in before if "negotiation" in s.acts}
+        score = (1.0 if commitment else 0.8 if planning else 0.5) + 0.3 * sent.pos
+        return _Item(text, sources, score, sent.start, content_stems(text))
+
+    # Questions for next time ---------------------------------------------------------------------
+
+    def questions(self) -> list[_Item]:
+        items: list[_Item] = []
+        for sent in self.sents:
+            if sent.speaker == "therapist":
+                if "deferral" in sent.acts and not sent.text.rstrip().endswith("?") and _RETURN_TO.search(sent.text):
+                    item = self._therapist_deferral(sent)
+                    if item:
+                        items.append(item)
+                continue
+            if "question" in sent.acts:
+                item = self._open_question(sent)
+                if item:
+                    items.append(item)
+            elif "deferral" in sent.acts and not sent.negated and _RETURN_TO.search(sent.text):
+                clause = self.client_clause(sent, A.DEFERRAL, 16)
+                if clause:
+                    items.append(_Item(C.sentence(clause), {sent.start}, 0.8, sent.start, content_stems(clause)))
+        return _top(_dedupe(items, 0.5), QUESTIONS_MAX)
+
+    def _therapist_deferral(self, sent: Sent) -> _Item | None:
+        text = C.strip_hedges(sent.text)
+        # "Next week, let's look at how the walks went" -> "Look at how the walks went".
+        core = re.sub(
+            r"\b(?:next (?:time|week|session|appointment|visit|month)|at (?:our|the|your) next (?:session|appointment|visit|meeting)|in (?:our|your) (?:appointment|session) next (?:week|month))\b,?\s*",
+            "",
+            text,
+            flags=re.IGNORECASE,
+        ).strip(" ,")
+        core = re.sub(r"^(?:so|and|then|okay|ok|maybe|perhaps),?\s+", "", core, flags=re.IGNORECASE)
+        core = re.sub(r"\b(?:definitely|certainly|really|also|maybe|perhaps)\s+", "", core, flags=re.IGNORECASE)
+        core = re.sub(
+            r"^(?:let's|we (?:can|could|will|'ll|should)|i(?:'d| would) like (?:us )?to|i(?:'m| am) hoping (?:that )?(?:we can)?|i hope (?:we can)?)\s+",
+            "",
+            core,
+            flags=re.IGNORECASE,
+        )
+        core = core.rstrip(".!")
+        near = self.topics_near(sent, 6)
+        if C.usable(core, min_words=2, max_words=16) and C.therapist_clause_ok(core) and not _VAGUE_OBJECT.search(core):
+            verb = core.split()[0].lower()
+            if C._looks_like_verb(verb) and not verb.endswith("ed"):
+                return _Item(
+                    f"Your therapist proposed to {C.lower_first(core)} next time.",
+                    {sent.start},
+                    1.0 + 0.2 * sent.pos,
+                    sent.start,
+                    content_stems(core),
+                )
+        if near:
+            phrase = near[0].topic.phrase
+            return _Item(
+                f"Your therapist proposed coming back to {phrase} next time.",
+                {sent.start, self.segs[self._named_mention(near[0])].start},
+                0.9 + 0.2 * sent.pos,
+                sent.start,
+                content_stems(phrase),
+            )
+        return None
+
+    def _open_question(self, sent: Sent) -> _Item | None:
+        """A question the client asked that the session did not settle, in their own words."""
+        reply = self.turn_after(sent)
+        therapist_reply = reply if reply and reply[0].speaker == "therapist" else []
+        deferred = any("deferral" in r.acts for r in therapist_reply[:3])
+        unanswered = not therapist_reply or sent.pos > 0.9
+        request = "deferral" in sent.acts
+        if not (deferred or unanswered or request):
+            return None
+        text = C.strip_hedges(sent.text)
+        if not text.endswith("?") or not C.usable(text, min_words=4, max_words=25, unsure=sent.unsure) and not (
+            C.word_count(text) <= 25 and not sent.unsure_whole and text.endswith("?")
+        ):
+            return None
+        if sent.unsure_whole or (sent.unsure and any(w.strip("?,.").lower() in sent.unsure for w in text.split())):
+            return None
+        if len(content_stems(text)) < 2:
+            return None
+        sources = {sent.start} | {r.start for r in therapist_reply[:1] if "deferral" in r.acts}
+        return _Item(C.capitalise(text), sources, 1.2 if (deferred or request) else 0.7, sent.start, content_stems(text))
+
+    # Insights ----------------------------------------------------------------------------------------
+
+    def insights(self) -> list[_Item]:
+        items: list[_Item] = []
+        for sent in self.sents:
+            if sent.client and "realisation" in sent.acts and not sent.negated and "question" not in sent.acts:
+                clause = self.client_clause(sent, A._REALISATION, 18)
+                if clause and len(content_stems(clause)) >= 2:
+                    items.append(
+                        _Item(f"You realised {_that(clause)}.", {sent.start}, 1.0, sent.start, content_stems(clause))
+                    )
+            elif (
+                sent.client
+                and "change" in sent.acts
+                and A._PROBLEM_RECOGNITION.search(sent.text)
+                and not sent.negated
+                and not sent.hypothetical
+                and "question" not in sent.acts
+            ):
+                clause = self.client_clause(sent, A._PROBLEM_RECOGNITION, 16)
+                if clause and len(content_stems(clause)) >= 2:
+                    items.append(
+                        _Item(f"You noticed {_that(clause)}.", {sent.start}, 0.8 + 0.2 * sent.pos, sent.start, content_stems(clause))
+                    )
+            elif sent.speaker == "therapist" and "reflection_complex" in sent.acts:
+                clause = self.therapist_clause(sent)
+                if clause and len(content_stems(clause)) >= 2:
+                    items.append(
+                        _Item(
+                            f"Your therapist reflected that {C.lower_first(clause)}.",
+                            {sent.start},
+                            0.6 + 0.01 * min(sent.words, 30),
+                            sent.start,
+                            content_stems(clause),
+                        )
+                    )
+        return _top(_dedupe(items, 0.4), min(INSIGHTS_MAX, 5))
+
+    # Moments -----------------------------------------------------------------------------------------
+
+    def moments(self) -> list[Moment]:
+        wanted = max(3, min(MOMENTS_MAX, round(self.duration / 420) + 2))
+        scored: list[tuple[float, Sent, str]] = []
+        for sent in self.sents:
+            if not sent.quotable or sent.words < 6 or "question" in sent.acts or sent.text.endswith("?"):
+                continue
+            if sent.speaker == "therapist":
+                if "reflection_complex" in sent.acts and re.search(r"\byou", sent.text, re.I) and sent.words >= 8:
+                    scored.append((0.9 + 0.005 * min(sent.words, 40), sent, "reflection"))
+                continue
+            if sent.negated and not sent.acts & {"realisation"}:
+                continue
+            if "realisation" in sent.acts:
+                scored.append((1.3, sent, "realisation"))
+            elif "commitment" in sent.acts and not sent.hypothetical:
+                scored.append((1.2, sent, "commitment"))
+            elif "change" in sent.acts:
+                scored.append((1.0 + 0.2 * sent.pos, sent, "change"))
+        if len(scored) < 3:
+            # A session about why change is hard: its reasons are its heart, so they may be Moments.
+            for sent in self.sents:
+                if sent.client and "sustain" in sent.acts and sent.quotable and sent.words >= 8:
+                    scored.append((0.5, sent, "sustain"))
+                elif sent.client and "feeling" in sent.acts and sent.quotable and sent.words >= 6:
+                    scored.append((0.6, sent, "feeling"))
+        scored.sort(key=lambda x: -x[0])
+        gap = max(15.0, self.duration / (wanted * 3))
+        chosen: list[tuple[Sent, str]] = []
+        for _score, sent, kind in scored:
+            if all(abs(sent.start - c.start) >= gap for c, _ in chosen):
+                chosen.append((sent, kind))
+            if len(chosen) >= wanted:
+                break
+        labels = {
+            "realisation": "Something you realised",
+            "commitment": "Something you decided",
+            "change": "Something you said about wanting change",
+            "feeling": "A feeling you put into words",
+            "reflection": "Your therapist reflected",
+            "sustain": "Something you said about why change is hard",
+        }
+        out = []
+        for sent, kind in sorted(chosen, key=lambda c: c[0].start):
+            label = labels[kind]
+            if not self.speakers_known or sent.speaker == "unknown":
+                label = "From the session"
+            out.append(
+                Moment(
+                    reflection=label,
+                    quote=C.sentence(C.quote(sent.text)),
+                    offset=sent.start,
+                    sources=[sent.start],
+                    kind=kind,
+                    speaker=sent.speaker,
+                )
+            )
+        return out
+
+    # Summary ------------------------------------------------------------------------------------------
+
+    def summary(self, next_steps: list[_Item], insights: list[_Item], questions: list[_Item]) -> list[SourcedText]:
+        out: list[SourcedText] = []
+        if self.topics:
+            top = self.topics[: 3 if len(self.topics) >= 3 else len(self.topics)]
+            top = [tw for tw in top if tw.weight >= 0.25 * self.topics[0].weight]
+            phrases = [tw.topic.phrase for tw in top]
+            sources = {self.segs[self._named_mention(tw)].start for tw in top}
+            out.append(SourcedText(text=f"This session was about {_join(phrases)}.", sources=sorted(sources)))
+
+        # What weighed on the person: their strongest feeling, in their words turned to "you".
+        feeling = next(
+            (
+                (s, c)
+                for s in sorted(
+                    (
+                        s
+                        for s in self.sents
+                        if s.client and "feeling" in s.acts and not s.negated and not _SELF_CRITICAL.search(s.text)
+                    ),
+                    key=lambda s: -len(s.stems),
+                )
+                if (c := self.client_clause(s, A._FEELING, 11))
+            ),
+            None,
+        )
+        if feeling:
+            s, clause = feeling
+            out.append(SourcedText(text=f"You said {_that(clause)}.", sources=[s.start]))
+
+        realised = [i for i in insights if i.text.startswith(("You realised", "You noticed"))]
+        reflected = [i for i in insights if i.text.startswith("Your therapist reflected")]
+        if realised:
+            best = max(realised, key=lambda i: i.score)
+            lead = "You realised" if best.text.startswith("You realised") else "You noticed"
+            line = _short(best.text, 11, lead)
+            if line:
+                out.append(SourcedText(text=line, sources=sorted(best.sources)))
+        elif reflected:
+            best = max(reflected, key=lambda i: i.score)
+            line = _short(best.text, 11, "Your therapist reflected that")
+            if line:
+                out.append(SourcedText(text=line, sources=sorted(best.sources)))
+
+        if next_steps:
+            best = max(next_steps, key=lambda i: i.score)
+            first = re.split(r"(?<=[.!?])\s+", best.text)[0]
+            low = first.lower()
+            if first.startswith("Your therapist suggested"):
+                line = first
+            elif first.startswith(("Your plan: ", "Your goal: ")):
+                line = f"You settled on a {'goal' if first.startswith('Your goal') else 'plan'}: {first.split(': ', 1)[1]}"
+            elif re.match(r"^you(?:'ll| will| are going to|'re going to|'re gonna| are gonna| decided)\b", low):
+                line = f"You decided that {C.lower_first(first)}"
+            elif re.match(r"^you (?:could|can|might)\b", low):
+                line = f"One idea you came up with: {C.lower_first(first)}"
+            elif low.startswith("you"):
+                line = f"You said {C.lower_first(first)}"
+            else:
+                line = f"You agreed to {C.lower_first(first)}"
+            out.append(SourcedText(text=C.sentence(_cap_words(line, 16)), sources=sorted(best.sources)))
+
+        safety_text = S.summary_sentence(self.safety)
+        if safety_text:
+            out.insert(min(2, len(out)), SourcedText(text=safety_text, sources=sorted({m.start for m in self.safety if m.affirmed})))
+
+        if questions and len(out) < 6:
+            q = max(questions, key=lambda i: i.score)
+            near = [tw for tw in self.topics if any(self.segs[m].start in q.sources for m in tw.mentions)]
+            if near:
+                line = f"Next time, you and your therapist plan to come back to {near[0].topic.phrase}."
+                mention = self.segs[self._named_mention(near[0])].start
+                out.append(SourcedText(text=line, sources=sorted(q.sources | {mention})))
 
 
-def _full_recap(
-    sents: Sequence[_Sent], themes: Sequence[ThemeCandidate], segs: Sequence[Segment]
-) -> list[Section]:
-    t0, t1 = segs[0].start, segs[-1].end
-    duration = max(1.0, t1 - t0)
-    edge = min(300.0, max(90.0, 0.12 * duration))
-    if duration < 3 * edge:  # too short for three parts: opening and closing only
-        edge = duration / 2
-    opening = [s for s in sents if s.start < t0 + edge]
-    closing = [s for s in sents if s.start >= t1 - edge and s not in opening]
-    middle = [s for s in sents if t0 + edge <= s.start < t1 - edge]
+        if len(out) < 3:
+            for sent in sorted((s for s in self.sents if s.client and s.acts & {"change", "sustain"}), key=lambda s: -len(s.stems)):
+                clause = self.client_clause(sent, None, 11)
+                if clause:
+                    out.append(SourcedText(text=f"You said {_that(clause)}.", sources=[sent.start]))
+                    break
+        if not self.speakers_known:
+            out = [SourcedText(text=_neutral(s.text), sources=s.sources) for s in out]
+        return out[:6]
 
-    sections: list[Section] = []
-    para = _paragraph(opening, k=3)
-    if para:
-        sections.append(Section(title="Opening", paragraphs=[para]))
+    # Full recap --------------------------------------------------------------------------------------
 
-    if middle:
-        span = middle[-1].start - middle[0].start
-        blocks_n = max(1, min(6, round(span / 420)))
-        step = (span / blocks_n) if span else 1.0
-        blocks: list[list[_Sent]] = [[] for _ in range(blocks_n)]
-        for sent in middle:
-            blocks[min(blocks_n - 1, int((sent.start - middle[0].start) / step))].append(sent)
-        labelled: list[tuple[str, list[_Sent]]] = []
+    def _narrate(self, sent: Sent) -> str | None:
+        if sent.speaker == "therapist":
+            if "reflection_complex" in sent.acts or "reflection_simple" in sent.acts:
+                clause = self.therapist_clause(sent, 18)
+                return f"Your therapist reflected that {C.lower_first(clause)}." if clause else None
+            if sent.acts & {"advice", "options"}:
+                what = C.imperative(sent.text)
+                if what and C.usable(what, max_words=20) and not re.match(r"^(?:what|how)\b", what, re.I):
+                    return f"Your therapist suggested you {C.lower_first(what).rstrip('.')}."
+            if "information" in sent.acts:
+                return None
+            return None
+        if "question" in sent.acts:
+            return None
+        cue = "realisation" in sent.acts
+        clause = self.client_clause(sent, None, 16)
+        if not clause or len(content_stems(clause)) < 2:
+            return None
+        if cue:
+            return f"You realised {_that(clause)}."
+        if "feeling" in sent.acts:
+            return f"You said {_that(clause)}."
+        if sent.acts & {"change", "commitment", "sustain"}:
+            return f"You said {_that(clause)}."
+        return None
+
+    def _paragraph(self, block: Sequence[Sent], k: int = 3) -> SourcedText | None:
+        def weight(s: Sent) -> float:
+            w = 0.0
+            if s.acts & {"realisation", "commitment"}:
+                w += 1.2
+            if s.acts & {"change", "reflection_complex", "feeling"}:
+                w += 0.8
+            if s.acts & {"sustain", "advice", "options"}:
+                w += 0.5
+            return w + 0.02 * len(s.stems)
+
+        picked: list[tuple[Sent, str]] = []
+        for s in sorted(block, key=weight, reverse=True):
+            if weight(s) < 0.5:
+                break
+            line = self._narrate(s)
+            if line and all(_jaccard(content_stems(line), content_stems(p)) < 0.5 for _, p in picked):
+                picked.append((s, line))
+            if len(picked) >= k:
+                break
+        if not picked:
+            return None
+        picked.sort(key=lambda p: p[0].idx)
+        text = " ".join(p for _, p in picked)
+        if not self.speakers_known:
+            text = _neutral(text)
+        return SourcedText(text=text, sources=sorted({s.start for s, _ in picked}))
+
+    def full_recap(self, next_steps: list[_Item], questions: list[_Item]) -> list[Section]:
+        sents = self.sents
+        n = len(sents)
+        opening_end = max(1, min(n // 8, 40))
+        closing_start = max(opening_end, n - max(1, min(n // 8, 40)))
+        sections: list[Section] = []
+
+        opening = sents[:opening_end]
+        opener = self._opening(opening)
+        if opener:
+            sections.append(Section(title="Opening", paragraphs=[opener]))
+
+        middle = sents[opening_end:closing_start]
+        for label, block in self._phases(middle):
+            paragraph = self._paragraph(block)
+            if paragraph:
+                sections.append(Section(title="Main threads", subtitle=label, paragraphs=[paragraph]))
+
+        if next_steps:
+            texts = [re.split(r"(?<=[.!?])\s+", i.text)[0] for i in next_steps[:3]]
+            plan = " ".join(C.sentence(t) for t in texts)
+            sources = sorted({s for i in next_steps[:3] for s in i.sources})
+            sections.append(Section(title="The plan", paragraphs=[SourcedText(text=plan, sources=sources)]))
+
+        closing = sents[closing_start:]
+        closer = self._closing(closing, questions)
+        if closer:
+            sections.append(Section(title="Closing", paragraphs=[closer]))
+        return sections
+
+    def _opening(self, block: Sequence[Sent]) -> SourcedText | None:
+        if not block:
+            return None
+        parts: list[str] = []
+        sources: set[float] = set()
+        near = [tw for tw in self.topics if {s.seg for s in block} & set(tw.mentions)]
+        if near:
+            parts.append(f"The session opened with {near[0].topic.phrase}.")
+            sources.add(self.segs[min(set(near[0].mentions) & {s.seg for s in block})].start)
+        para = self._paragraph(block, k=2)
+        if para:
+            parts.append(para.text)
+            sources |= set(para.sources)
+        if not parts:
+            return None
+        return SourcedText(text=" ".join(parts), sources=sorted(sources))
+
+    def _closing(self, block: Sequence[Sent], questions: list[_Item]) -> SourcedText | None:
+        parts: list[str] = []
+        sources: set[float] = set()
+        para = self._paragraph(block, k=2)
+        if para:
+            parts.append(para.text)
+            sources |= set(para.sources)
+        late_q = [q for q in questions if q.at >= (block[0].start if block else 0)]
+        if late_q:
+            parts.append(late_q[0].text)
+            sources |= late_q[0].sources
+        if not parts:
+            return None
+        return SourcedText(text=" ".join(parts), sources=sorted(sources))
+
+    def _phases(self, middle: Sequence[Sent]) -> list[tuple[str, list[Sent]]]:
+        """The middle of the session cut where its topic changes (by blocks of a few minutes)."""
+        if not middle:
+            return []
+        span = max(1.0, middle[-1].start - middle[0].start)
+        blocks_n = max(1, min(6, round(span / 300)))
+        step = span / blocks_n
+        blocks: list[list[Sent]] = [[] for _ in range(blocks_n)]
+        for s in middle:
+            blocks[min(blocks_n - 1, int((s.start - middle[0].start) / step))].append(s)
+        out: list[tuple[str, list[Sent]]] = []
         for block in blocks:
             if not block:
                 continue
-            label = _block_label(block, themes)
-            if labelled and labelled[-1][0] == label:
-                labelled[-1][1].extend(block)
+            segs = {s.seg for s in block}
+            weights = [(len(segs & set(tw.mentions)), tw.topic.label) for tw in self.topics]
+            weights = [w for w in weights if w[0] > 0]
+            label = max(weights)[1] if weights else ""
+            if out and out[-1][0] == label:
+                out[-1][1].extend(block)
             else:
-                labelled.append((label, list(block)))
-        for label, block in labelled:
-            paragraphs = [p for p in _split_paragraphs(block) if p]
-            if paragraphs:
-                sections.append(Section(title="Main threads", subtitle=label, paragraphs=paragraphs))
-
-    closing_items = [s for s in closing if s.suggestion or s.commitment or s.next_time or s.question]
-    para = _paragraph(closing_items or closing, k=4)
-    if para:
-        sections.append(Section(title="Closing", paragraphs=[para]))
-    return sections
+                out.append((label, list(block)))
+        return out
 
 
-def _split_paragraphs(block: Sequence[_Sent]) -> list[SourcedText | None]:
-    # Long threads read better as two short paragraphs than one long one.
-    if len(block) < 40:
-        return [_paragraph(block, k=3)]
-    half = len(block) // 2
-    return [_paragraph(block[:half], k=3), _paragraph(block[half:], k=3)]
+def _that(clause: str) -> str:
+    return C.lower_first(clause.rstrip(".!?"))
 
 
-def _block_label(block: Sequence[_Sent], themes: Sequence[ThemeCandidate]) -> str:
-    weight: dict[int, float] = {}
-    for sent in block:
-        for t in sent.themes:
-            weight[t] = weight.get(t, 0.0) + max(0.0, sent.end - sent.start)
-    if not weight:
-        return ""
-    return _display_label(themes[max(weight, key=lambda t: (weight[t], -t))])
+def _cap_words(text: str, limit: int) -> str:
+    words = text.split()
+    if len(words) <= limit:
+        return text
+    cut = words[:limit]
+    while cut and cut[-1].lower().strip(",;:") in C.DANGLING:
+        cut.pop()
+    return " ".join(cut).rstrip(",;:")
+
+
+def _short(text: str, clause_words: int, lead: str) -> str:
+    """A summary line that paraphrases rather than copies: the clause after its lead, kept short."""
+    body = text[len(lead) :].strip() if text.startswith(lead) else text
+    body = body.rstrip(".")
+    words = body.split()
+    if len(words) > clause_words:
+        pieces = [p for p in [*C.clauses(body), *re.split(r",\s*", body)] if C.usable(p, max_words=clause_words)]
+        if not pieces:
+            return ""
+        body = pieces[0]
+    return C.sentence(f"{lead} {body}")
+
+
+def _neutral(text: str) -> str:
+    """Without speaker labels the recap cannot say who said what: neutral wording instead."""
+    text = re.sub(r"\bYour therapist (?:reflected|suggested|proposed)(?: that| you)?\b", "In the session:", text)
+    text = re.sub(r"\bYou (?:said|realised|decided)(?: that)?\b", "In the session:", text)
+    return text

@@ -1,0 +1,303 @@
+# Pattern tables read best one pattern per line, even when a pattern is long.
+# ruff: noqa: E501
+"""Composition: turn what was said into short, plain clauses written to the person.
+
+The recap speaks to the client in the second person. A client's "I" becomes "you" only after the
+hedges and disfluencies are gone ("I mean, maybe I'll have a drink" never becomes "You mean, maybe
+you'll…"), and a clause is used only when it is whole: it does not stop on "and" or "your", it is
+not interrupted ("-"), it carries no word the recogniser was unsure of, and it is short enough to be
+a paraphrase rather than a transcript line. Anything that fails these checks is skipped, never
+patched up: a missing line is better than a wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Words a whole clause never ends on.
+DANGLING = frozenset(
+    """a an the and or but to of in on at for with from by your my his her their our its which
+    because if i um uh like just very than as into over after before when while until then also no
+    some any we they he she it's i'm you're there's what how why where would could should can will
+    might must do does did have has had be been being get got going gonna wanna kinda""".split()
+)
+
+_LEAD = re.compile(
+    r"^(?:(?:well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no|nah|okay|ok|alright|right|like|"
+    r"i mean|you know|i guess|i suppose|i think|i believe|i feel like|honestly|actually|basically|"
+    r"to be honest|i don't know|i dunno|anyway|anyways|now|see|look|listen|hmm+|mm+-?hm+|mhm|uh-huh|"
+    r"definitely|absolutely|sure|exactly|true|i know|kind of|sort of|maybe|probably)\b[,.!]?\s*)+",
+    re.IGNORECASE,
+)
+_INLINE_HEDGE = re.compile(
+    r",?\s*\b(?:i mean|you know|i guess|i suppose|kind of|kinda|sort of|sorta|basically|actually|literally|"
+    r"honestly|just|pretty much|or something|or whatever|and stuff|and everything|and all that)\b,?"
+    # "like" only as an aside ("it was, like, awful"): "I like it" and "sounds like" keep it.
+    r"|,\s*like\s*,",
+    re.IGNORECASE,
+)
+# "I-I", "th-the", "it's-it's": a fragment repeated by the next word. "over-the-counter" and "ex-wife"
+# are words, so only a fragment that the next word starts with goes.
+_STUTTER = re.compile(r"\b([\w']+)-+\s?(?=\1)", re.IGNORECASE)
+_BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+
+_FIRST_TO_SECOND = {
+    "i": "you",
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "i'm": "you're",
+    "i've": "you've",
+    "i'll": "you'll",
+    "i'd": "you'd",
+    "im": "you're",
+    "ive": "you've",
+}
+_BE_AFTER_I = {"am": "are", "was": "were", "wasn't": "weren't", "ain't": "aren't"}
+# In a client's mouth these point at the therapist, at people in general, or at a "we" whose members
+# the recap cannot name; a clause with them cannot be turned to "you" safely.
+_UNSAFE_CLIENT = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll|you'd|ya|we|us|our|ours|we're|we've|we'll|we'd|let's)\b", re.IGNORECASE)
+_UNSAFE_THERAPIST = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|i'll|i'd|we|us|our|we're|we've|we'll|we'd)\b", re.IGNORECASE)
+
+
+def tidy(text: str) -> str:
+    text = _BRACKETS.sub(" ", text)
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    return text.strip()
+
+
+def _is_name(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    return word[:1].isupper() and word.isalpha() and not getAllLemmas(word.lower()) and word.lower() not in _NOT_VERBS
+
+
+def strip_vocatives(text: str) -> str:
+    """"Well, Ruth, it sounds like…" -> "Well, it sounds like…": the person's name is not content."""
+    text = re.sub(r"(^|,\s*|\.\s+)([A-Z][a-z]+),\s+", lambda m: m.group(1) if _is_name(m.group(2)) else m.group(0), text)
+    text = re.sub(r",\s+(?:doc|doctor|ma'am|sir|man|dude|mate|buddy|hon|honey)([.!?]?)$", r"\1", text, flags=re.IGNORECASE)
+    return re.sub(r",\s+([A-Z][a-z]+)([.!?])$", lambda m: m.group(2) if _is_name(m.group(1)) else m.group(0), text)
+
+
+def strip_hedges(text: str) -> str:
+    """Disfluencies and hedges out; meaning words (including "maybe") stay inside the clause."""
+    s = strip_vocatives(tidy(text))
+    s = _STUTTER.sub("", s)
+    s = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", s, flags=re.IGNORECASE)  # "I I I" -> "I"
+    s = _LEAD.sub("", s)
+    # A hedge that followed a comma leaves the comma: "Doing the math, I guess no more than 18"
+    # keeps its boundary, so the plan can still be cut out of it.
+    s = _INLINE_HEDGE.sub(lambda m: ", " if m.group(0).lstrip().startswith(",") else " ", s)
+    s = re.sub(r"\b(?:um+|uh+|erm|er|hmm+|mm+)\b,?", " ", s, flags=re.IGNORECASE)
+    s = re.sub(r"\s+", " ", s).strip(" ,;:-")
+    s = _LEAD.sub("", s)  # a second lead may surface once the first is gone ("Yeah, I mean, …")
+    return s.strip(" ,;:-")
+
+
+def quote(text: str) -> str:
+    """The person's own words for a Moment: only the run-up ("Well, yeah, um,") and stutters go;
+    hedges inside stay, because a quote must be what they said."""
+    s = _STUTTER.sub("", strip_vocatives(tidy(text)))
+    s = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", s, flags=re.IGNORECASE)
+    s = re.sub(r"^(?:(?:well|so|and|but|um+|uh+|oh|yeah|yes|okay|ok|i mean|you know|like)\b[,.!]?\s*)+", "", s, flags=re.IGNORECASE)
+    s = re.sub(r",?\s*\b(?:um+|uh+|erm)\b,?", "", s, flags=re.IGNORECASE)
+    return capitalise(s.strip(" ,"))
+
+
+def ends_whole(text: str) -> bool:
+    t = text.strip().rstrip(".!?\"'")
+    if not t or t.endswith(("-", "—", "–", "…", ",", ":", ";")) or text.strip().endswith(("...", "…", "-", "—")):
+        return False
+    last = t.split()[-1].lower().strip(",;:")
+    return last not in DANGLING
+
+
+def clauses(text: str) -> list[str]:
+    """A sentence cut at its clause boundaries (commas before a conjunction, semicolons, dashes)."""
+    parts = re.split(
+        r"\s*[;—–]\s*|\s+-\s+|,\s+(?=(?:and|but|so|because|cause|'cause|although|though|which|whereas|or|then|if|when|unless|while)\b)|\s+(?=(?:but|because|although|though|whereas)\b)",
+        text,
+        flags=re.IGNORECASE,
+    )
+    return [p.strip(" ,") for p in parts if p and p.strip(" ,")]
+
+
+def _swap_word(word: str, prev: str) -> str:
+    low = word.lower()
+    if low in _FIRST_TO_SECOND:
+        return _FIRST_TO_SECOND[low]
+    if prev in ("i", "you") and low in _BE_AFTER_I:
+        return _BE_AFTER_I[low]
+    return word
+
+
+def second_person(clause: str) -> str | None:
+    """A client's first-person clause in the second person, or None when that is not safe."""
+    if _UNSAFE_CLIENT.search(clause):
+        return None
+    out: list[str] = []
+    prev = ""
+    for token in re.findall(r"[A-Za-z']+|[^A-Za-z'\s]+|\s+", clause):
+        if token.strip() and re.match(r"[A-Za-z']+$", token):
+            swapped = _swap_word(token, prev)
+            prev = swapped.lower() if swapped.lower() == "you" else token.lower()
+            out.append(swapped)
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def therapist_clause_ok(clause: str) -> bool:
+    """The therapist's own "I"/"we" cannot be carried into a line addressed to the client."""
+    return not _UNSAFE_THERAPIST.search(clause)
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def usable(clause: str, *, min_words: int = 3, max_words: int = 14, unsure: frozenset[str] = frozenset()) -> bool:
+    if not clause or not min_words <= word_count(clause) <= max_words:
+        return False
+    if not ends_whole(clause) or not re.search(r"[a-z]", clause):
+        return False
+    if re.search(r"\[|\]|\(|\)|\"|--", clause):
+        return False
+    return not (unsure and any(w.strip(".,;:!?'\"").lower() in unsure for w in clause.split()))
+
+
+def capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def lower_first(text: str) -> str:
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    if first == "I" or first.startswith("I'") or (len(first) > 1 and first.isupper()):
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def sentence(text: str) -> str:
+    text = text.strip().rstrip(",;:")
+    text = capitalise(text)
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+@lru_cache(maxsize=2048)
+def base_verb(word: str) -> str | None:
+    """"drinking" -> "drink": lemminflect's lexicon, so irregular forms come out right."""
+    from lemminflect import getLemma
+
+    lemmas = getLemma(word.lower(), upos="VERB")
+    return lemmas[0] if lemmas else None
+
+
+_TO_INF = re.compile(r"^(?:to|try to|trying to|start to|starting to|begin to)\s+", re.IGNORECASE)
+_SUGGEST_LEADS = (
+    r"(?:so |and )?what i(?:'d| would) (?:suggest|recommend|encourage|like you to do|want you to do)(?: is)?(?: that)?(?: you)?(?: to)? ",
+    r"i(?:'d| would) (?:really |strongly |also |just )?(?:suggest|recommend|encourage|advise|urge|invite) (?:that )?(?:you )?(?:to )?",
+    r"i (?:really |also )?(?:want|need) you to ",
+    r"i(?:'d| would) (?:really |also |just )?(?:like|love) (?:for )?you to ",
+    r"my (?:recommendation|advice|suggestion) (?:would be|is) (?:that |to )?(?:you )?",
+    r"(?:i think |so |and |maybe |perhaps |then )*you (?:really |just |probably |definitely )?(?:need|have|'ve got|got|gotta|ought) to ",
+    r"(?:i think |so |and |maybe |perhaps |then )*you (?:could|might|should|may|can) (?:also |maybe |perhaps |always |even |really |probably |just )?(?:want to |try to |try and )?",
+    r"make sure (?:that )?you ",
+    r"(?:so |and |maybe |perhaps )*(?:it )?(?:might|may|could|would|will|can) (?:be (?:helpful|useful|a good idea|worth|good) )?(?:to |if you )",
+    r"it(?:'s| is) (?:a good idea|worth|helpful|important|best|better) (?:to |if you |that you )",
+    r"it (?:often )?helps (?:if you |to )",
+    r"would you be (?:willing|open|able|ready|up for) (?:to )?",
+    r"are you (?:willing|open|ready|up for) (?:to )?",
+    r"how about (?:if )?(?:you |we )?",
+    r"what if you ",
+    r"have you (?:thought about|considered|tried) ",
+    r"let's ",
+    r"(?:could|can|would) you ",
+    r"(?:so |and |now |then |okay )+",
+    r"(?:remember|try) to ",
+)
+_SUGGEST_LEAD_RE = re.compile(r"^(?:" + "|".join(_SUGGEST_LEADS) + r")", re.IGNORECASE)
+_PAST_TO_BASE = re.compile(r"^(\w+?)(?:ed)$")
+
+
+def imperative(clause: str) -> str | None:
+    """A suggestion as something to do: "I'd like you to write it down" -> "Write it down"."""
+    s = strip_hedges(clause).rstrip("?.! ")
+    # "If you need to relax, go for a walk" -> "Go for a walk, if you need to relax".
+    condition = ""
+    m = re.match(r"^(?:(?:and|so|but|then)\s+)?((?:if|when|whenever|next time) [^,]{3,60}),\s*(.+)$", s, re.IGNORECASE)
+    if m:
+        condition, s = m.group(1), m.group(2)
+        if not therapist_clause_ok(condition):
+            condition = ""
+    for _ in range(3):
+        new = _SUGGEST_LEAD_RE.sub("", s, count=1)
+        if new == s:
+            break
+        s = new.strip()
+    s = _TO_INF.sub("", s)
+    s = re.sub(r"^(?:(?:maybe|perhaps|just|also|really|probably|actually|definitely|then|even|at least|first|firstly)\b,?\s*)+", "", s, flags=re.IGNORECASE)
+    s = re.sub(r"^(?:you(?:'re| are) (?:willing|going|planning|committed|ready) to|you(?:'ll| will)|you said you(?:'re| are) going to)\s+", "", s, flags=re.IGNORECASE)
+    # "turning the lights off and making sure it's dark" -> "turn … and make sure …"
+    s = re.sub(r"\b(and|or|then) (\w+ing)\b", lambda m: f"{m.group(1)} {base_verb(m.group(2)) or m.group(2)}", s)
+    if not s:
+        return None
+    first, _, rest = s.partition(" ")
+    low = first.lower()
+    if low.endswith("ing") or low in {"tried", "started", "stopped", "took", "made", "wrote", "kept", "used", "put", "called", "asked", "set"}:
+        base = base_verb(low)
+        if not base:
+            return None
+        first = base
+        low = base
+    # Only a clause that starts with a plain verb reads as an instruction; "you could get into a
+    # crash" is a warning, not a suggestion.
+    if not _looks_like_verb(low) or re.match(
+        r"^(?:get (?:into|hurt|sick|arrested|caught|in trouble|worse)|lose|die|end up|hurt|become|be|feel|crash|fall|wreck|kill|damage|miss|risk)\b",
+        f"{low} {rest}",
+    ):
+        return None
+    if not therapist_clause_ok(rest):
+        return None
+    out = f"{first} {rest}".strip()
+    if condition:
+        out = f"{out}, {lower_first(condition)}"
+    return capitalise(out)
+
+
+_NOT_VERBS = frozenset(
+    """the a an you your i it this that there they he she we my his her their our what how why when where
+    which who if so and but or because some any one all more less very really just maybe probably""".split()
+)
+
+
+_AUXILIARIES = frozenset(
+    "is are was were be been am do does did have has had can could would should will may might must shall".split()
+)
+
+
+def _looks_like_verb(word: str) -> bool:
+    if word in _NOT_VERBS or word in _AUXILIARIES or not word.isalpha():
+        return False
+    from lemminflect import getAllLemmas
+
+    return "VERB" in getAllLemmas(word)
+
+
+def unsure_words(text: str, spans: tuple[tuple[int, int], ...]) -> frozenset[str]:
+    """Lower-cased words of ``text`` that fall in the recogniser's unsure spans."""
+    out = set()
+    for a, b in spans:
+        for w in text[a:b].split():
+            w = w.strip(".,;:!?'\"").lower()
+            if w:
+                out.add(w)
+    return frozenset(out)

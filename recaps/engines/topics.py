@@ -1,0 +1,220 @@
+"""Therapy topics from a curated, versioned data file (data/topics.json), matched in the transcript.
+
+A theme a person reads must name a topic in plain words ("Sleep", "Alcohol", "Family"), never a
+keyword the statistics happened to like ("Wanna", "Called", "Tuesday", a name). So themes come from a
+reviewed list of topics with the words people use for them; the file is validated when it loads, so
+a broken edit fails at start-up rather than in a recap.
+
+Term syntax (see the file's "about"): lower-case words; a trailing ``*`` matches any word starting
+so; several words match that exact sequence. ``context_terms`` count only in a session where a core
+term of the same topic also came up; ``exclude`` phrases cancel a match inside them ("soft drink").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DATA_FILE = Path(__file__).with_name("data") / "topics.json"
+SAFETY_TOPICS = frozenset({"self_harm", "suicidal_thoughts"})
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
+
+
+def tokens(text: str) -> list[str]:
+    return [t.replace("’", "'") for t in _TOKEN_RE.findall(text.lower())]
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]
+    prefix: bool  # the last word is a prefix ("alcohol*")
+
+    @classmethod
+    def parse(cls, raw: str) -> Term:
+        raw = raw.strip().lower()
+        prefix = raw.endswith("*")
+        words = tuple(tokens(raw.rstrip("*")))
+        if not words:
+            raise ValueError(f"empty term {raw!r}")
+        return cls(words=words, prefix=prefix)
+
+    def spans(self, toks: Sequence[str]) -> list[tuple[int, int]]:
+        n = len(self.words)
+        out = []
+        first = self.words[0]
+        for i, tok in enumerate(toks):
+            if n == 1:
+                hit = tok.startswith(first) if self.prefix else tok == first
+                if hit:
+                    out.append((i, i + 1))
+                continue
+            if tok != first or i + n > len(toks):
+                continue
+            body_ok = all(toks[i + k] == self.words[k] for k in range(1, n - 1))
+            last = toks[i + n - 1]
+            last_ok = last.startswith(self.words[-1]) if self.prefix else last == self.words[-1]
+            if body_ok and last_ok:
+                out.append((i, i + n))
+        return out
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: str
+    phrase: str
+    terms: tuple[Term, ...]
+    context_terms: tuple[Term, ...]
+    exclude: tuple[Term, ...]
+
+    def _count(self, toks: Sequence[str], terms: Sequence[Term]) -> int:
+        blocked: set[int] = set()
+        for ex in self.exclude:
+            for a, b in ex.spans(toks):
+                blocked.update(range(a, b))
+        hits = 0
+        for term in terms:
+            for a, b in term.spans(toks):
+                if not blocked.intersection(range(a, b)):
+                    hits += 1
+        return hits
+
+    def core_hits(self, toks: Sequence[str]) -> int:
+        return self._count(toks, self.terms)
+
+    def context_hits(self, toks: Sequence[str]) -> int:
+        return self._count(toks, self.context_terms)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: int
+    reviewed: str
+    topics: tuple[Topic, ...]
+
+
+def _parse(data: dict) -> Catalogue:
+    if not isinstance(data.get("version"), int) or not data.get("reviewed"):
+        raise ValueError("topics.json needs an integer version and a reviewed date")
+    topics = []
+    seen: set[str] = set()
+    for entry in data.get("topics") or ():
+        tid = str(entry.get("id") or "")
+        label = str(entry.get("label") or "").strip()
+        phrase = str(entry.get("phrase") or "").strip()
+        if not tid or tid in seen or not label or not phrase or not entry.get("terms"):
+            raise ValueError(f"topics.json: topic {tid or '?'} needs a unique id, a label, a phrase and terms")
+        seen.add(tid)
+        topics.append(
+            Topic(
+                id=tid,
+                label=label,
+                phrase=phrase,
+                terms=tuple(Term.parse(t) for t in entry["terms"]),
+                context_terms=tuple(Term.parse(t) for t in entry.get("context_terms") or ()),
+                exclude=tuple(Term.parse(t) for t in entry.get("exclude") or ()),
+            )
+        )
+    if not topics:
+        raise ValueError("topics.json has no topics")
+    return Catalogue(version=data["version"], reviewed=str(data["reviewed"]), topics=tuple(topics))
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    return _parse(json.loads(DATA_FILE.read_text(encoding="utf-8")))
+
+
+def topic_by_label(label: str) -> Topic | None:
+    for topic in catalogue().topics:
+        if topic.label.casefold() == label.casefold():
+            return topic
+    return None
+
+
+class _Index:
+    """All topics' terms keyed by their first word (exact) or its prefix, so a transcript is matched
+    in one pass over its tokens instead of once per term (1,900+ terms)."""
+
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        self.exact: dict[str, list[tuple[int, int, Term]]] = {}
+        self.prefix: dict[str, list[tuple[int, int, Term]]] = {}
+        for t_index, topic in enumerate(topics):
+            for kind, terms in ((0, topic.terms), (1, topic.context_terms), (2, topic.exclude)):
+                for term in terms:
+                    first = term.words[0]
+                    table = self.prefix if term.prefix and len(term.words) == 1 else self.exact
+                    table.setdefault(first, []).append((t_index, kind, term))
+        self.max_prefix = max((len(k) for k in self.prefix), default=0)
+
+    def hits(self, toks: Sequence[str], n_topics: int) -> tuple[list[int], list[int]]:
+        """(core hits, context hits) per topic for one text, with excluded spans removed."""
+        found: list[tuple[int, int, int, int]] = []  # topic, kind, start, end
+        for i, tok in enumerate(toks):
+            for t_index, kind, term in self.exact.get(tok, ()):
+                for a, b in term.spans(toks[i : i + len(term.words)]):
+                    found.append((t_index, kind, i + a, i + b))
+            for k in range(1, min(len(tok), self.max_prefix) + 1):
+                for t_index, kind, _term in self.prefix.get(tok[:k], ()):
+                    found.append((t_index, kind, i, i + 1))
+        core = [0] * n_topics
+        context = [0] * n_topics
+        if not found:
+            return core, context
+        blocked: dict[int, set[int]] = {}
+        for t_index, kind, a, b in found:
+            if kind == 2:
+                blocked.setdefault(t_index, set()).update(range(a, b))
+        for t_index, kind, a, b in found:
+            if kind == 2 or blocked.get(t_index, set()).intersection(range(a, b)):
+                continue
+            if kind == 0:
+                core[t_index] += 1
+            else:
+                context[t_index] += 1
+        return core, context
+
+
+@lru_cache(maxsize=1)
+def _index() -> _Index:
+    return _Index(catalogue().topics)
+
+
+@dataclass
+class TopicWeight:
+    topic: Topic
+    weight: float  # speech seconds in segments that mention it, with the client's talk counting more
+    mentions: list[int]  # indexes of the texts that mention it, in order
+    client_mentions: int
+
+
+def session_topics(
+    texts: Sequence[str], speakers: Sequence[str], durations: Sequence[float]
+) -> list[TopicWeight]:
+    """Topics of the session, heaviest first. A topic needs two mentions, at least one by the client
+    (or on an unattributed channel): a therapist's passing word is not what the session was about."""
+    topics = catalogue().topics
+    index = _index()
+    per_text = [index.hits(tokens(t), len(topics)) for t in texts]
+    out: list[TopicWeight] = []
+    for t_index, topic in enumerate(topics):
+        core = [hits[0][t_index] for hits in per_text]
+        if sum(core) == 0:
+            continue
+        mentions = [i for i, hits in enumerate(per_text) if hits[0][t_index] or hits[1][t_index]]
+        client = sum(1 for i in mentions if speakers[i] != "therapist")
+        # Self-harm and suicide are named even when said once: the person should see that it was heard.
+        needed = 1 if topic.id in SAFETY_TOPICS else 2
+        if len(mentions) < needed or client == 0:
+            continue
+        weight = sum(
+            (1.0 if speakers[i] != "therapist" else 0.6) * (1.0 + max(durations[i], 1.0) / 10.0)
+            for i in mentions
+        )
+        out.append(TopicWeight(topic=topic, weight=weight, mentions=mentions, client_mentions=client))
+    out.sort(key=lambda tw: -tw.weight)
+    return out

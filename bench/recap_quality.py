@@ -170,7 +170,7 @@ FRAME = _words(
     "described shared explained idea ideas together started start opening closing opened closed thanked "
     "asked question questions answer discussed looked looking what when how why hope support call text "
     "emergency services local canada elsewhere line counsellor counselor change wanting hard words named "
-    "goal settled proposed"
+    "goal settled proposed step already taken own know can"
 )
 
 SELF_HARM = re.compile(

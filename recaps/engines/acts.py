@@ -243,18 +243,19 @@ _CHANGE_VERBS = (
     r"be (?:a better|healthier|there|around|more|less|sober|clean|able|free)|feel better|feel (?:healthier|good)|make (?:a|some|the) (?:change|changes|effort)|set|limit|avoid|switch|swap|join|book|go to|attend|come back"
 )
 _COMMITMENT = _rx(
-    rf"\b{_I}(?:'ll| will| shall)\s+(?:definitely |really |probably |try (?:and|to) |have to |just |also |certainly |totally |absolutely )*(?!be (?:fine|okay|ok)\b)\w+",
-    rf"\b{_I}(?:'m| am| are|'re)\s+(?:definitely |really |probably |just |also )*(?:going to|gonna|planning to|planning on|committed to|determined to|ready to|willing to|about to|starting to)\b",
-    rf"\b{_I} (?:plan|intend|promise|commit|agree|aim|decided|have decided|'ve decided) to\b",
+    r"\bi(?:'ll| will| shall)\s+(?:definitely |really |probably |try (?:and|to) |have to |just |also |certainly |totally |absolutely )*(?!be (?:fine|okay|ok|honest|like|bummed|sad|upset|mad|angry)\b|(?:tell you|say|admit|be honest)\b)\w+",
+    r"\bi(?:'m| am)\s+(?:definitely |really |probably |just |also |still )*(?:going to|gonna|planning to|planning on|committed to|determined to|ready to|willing to|about to|starting to)\b(?! be (?:bummed|sad|upset|mad|angry|disappointed|honest)\b)",
+    r"\bi (?:plan|intend|promise|commit|agree|aim|decided|have decided|'ve decided) to\b",
     r"\b(?:i|we) (?:can|could) (?:do|try) (?:that|this|it)\b",
     r"\bi(?:'ll| will) (?:give it a (?:go|try|shot)|try (?:it|that|this))\b",
     r"\b(?:that's|that is|it's) (?:my|the) (?:plan|goal)\b|\bmy (?:plan|goal) is\b",
     r"\blet's (?:do it|do that|try it|try that)\b",
-    r"\b(?:i'm|i am) (?:in|up for it|on board)\b",
-    r"\bsounds like a plan\b|\bdeal\b[.!]?$",
+    r"^(?:okay,? |ok,? |yeah,? )?(?:i'm|i am) (?:in|up for it|on board)[.!]?$",
+    r"\bsounds like a plan\b|^deal[.!]?$",
 )
 _DESIRE = _rx(
-    rf"\b{_I} (?:really |just |also |do |would |'d |definitely )*(?:want|wanna|wish|hope|would like|'d like|'d love|would love|need|have to|'ve got to|got to|gotta|must|should|ought to)\b(?! (?:you|him|her|them) to)",
+    r"\bi(?:'d| would)? (?:really |just |also |do |definitely |still |kind of |kinda )*(?:want|wanna|wish|hope|like to|love to|need|have to|'ve got to|got to|gotta|must|should|ought to)\b(?! (?:you|him|her|them) to)(?! (?:say|admit|laugh|tell you|be honest)\b)",
+    r"\bi(?:'d| would) (?:really )?(?:like|love) to\b",
 )
 # Not wanting the problem behaviour any more is change talk, though it has a "don't" in it.
 _NOT_ANYMORE = _rx(
@@ -267,10 +268,16 @@ _ABILITY = _rx(
     r"\b(?:confident|sure) (?:that )?i (?:can|could)\b",
 )
 _STEPS = _rx(
+    r"\bi did (?:the|what|my|it|that|some|a)\b(?! (?:bad|wrong|stupid|nothing)\b)",
+    r"\b(?:i'm|i am|i've|i have) (?:already |now )?(?:got )?(?:down|cut down|cut back) (?:to )?(?:\d+|one|two|three|four|five|six|a few|a couple)\b",
     rf"\b{_I}(?:'ve| have)? (?:already |just |recently |actually )*(?:started|stopped|quit|cut (?:down|back)|reduced|tried|been trying|been cutting|switched|joined|booked|bought|signed up|made an appointment|talked to|told|thrown|given up|managed|gone (?:without|a))\b",
     r"\bi(?:'ve| have) been (?:going|walking|running|exercising|eating|taking|sleeping|sober|clean|cutting)\b",
 )
 _PROBLEM_RECOGNITION = _rx(
+    r"\b(?:it's|it is|that's|that is|they're|it) (?:\w+ )?making me (?:fatter|sick|ill|worse|tired|sad|anxious|depressed|feel worse|gain|put on)\b",
+    r"\bi (?:don't|do not|really don't) like (?:it )?(?:when|whenever|how|that|the way|being|waking|feeling)\b",
+    r"\bi (?:don't|do not) (?:want|wanna) to be (?:too far gone|like (?:that|him|her|my)|an alcoholic|addicted|that person|dependent|hooked|sick)\b",
+    r"\b(?:i'd|i would|i could) be able to\b",
     r"\b(?:it's|it is|that's|that is|it has|it's been|it was) (?:becoming |getting |turning into |really |kind of |a bit of |probably )*(?:a |an )?(?:problem|issue|worse|out of (?:hand|control)|too much|a lot)\b",
     r"\b(?:i|i've|i have) (?:been )?(?:drink|drank|smoke|smoked|use|used|eat|ate|spend|spent|gamble|gambled)(?:ing)? (?:way |far )?too much\b",
     r"\b(?:i'm|i am) (?:worried|concerned|scared|afraid) (?:about|that|of)\b",
@@ -428,6 +435,8 @@ def tag_client(text: str, *, after_therapist: set[str] | None = None) -> tuple[s
     ability = bool(_ABILITY.search(t)) and not _negated_near(t, _ABILITY)
     steps = bool(_STEPS.search(t)) and not _negated_near(t, _STEPS)
     problem = bool(_PROBLEM_RECOGNITION.search(t))
+    if commitment and sustain:
+        commitment = False  # "I'm gonna do what I want, it's my body": a decision not to change
     if commitment and "question" not in acts:
         acts.add("commitment")
     change = (

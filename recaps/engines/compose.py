@@ -166,7 +166,14 @@ def usable(clause: str, *, min_words: int = 3, max_words: int = 14, unsure: froz
         return False
     if not ends_whole(clause) or not re.search(r"[a-z]", clause):
         return False
-    if re.search(r"\[|\]|\(|\)|\"|--", clause):
+    if re.search(r"\[|\]|\(|\)|\"|--|\w-(?:\s|$)", clause):
+        return False  # brackets, quotes, or a word broken off ("po- health")
+    # A modal or "to" followed by a word no verb can be: a self-correction ("you'd in terms of").
+    if re.search(
+        r"\b(?:you'd|you'll|i'd|i'll|will|would|could|can|should|might|must|to)\s+(?:in|of|the|a|an|and|but|or|at|on|with|for|by|from)\b",
+        clause,
+        re.IGNORECASE,
+    ):
         return False
     return not (unsure and any(w.strip(".,;:!?'\"").lower() in unsure for w in clause.split()))
 
@@ -203,6 +210,8 @@ def base_verb(word: str) -> str | None:
 
 _TO_INF = re.compile(r"^(?:to|try to|trying to|start to|starting to|begin to)\s+", re.IGNORECASE)
 _SUGGEST_LEADS = (
+    r"(?:i (?:really |do |just |also )?(?:think|feel|believe|guess) (?:that )?)?(?:we|you and i) (?:should|could|can|need to|might|will|'ll) (?:maybe |perhaps |also |really |just )?",
+    r"i (?:really |do |just |also )?(?:think|feel|believe|guess) (?:that )?(?=you )",
     r"(?:so |and )?what i(?:'d| would) (?:suggest|recommend|encourage|like you to do|want you to do)(?: is)?(?: that)?(?: you)?(?: to)? ",
     r"i(?:'d| would) (?:really |strongly |also |just )?(?:suggest|recommend|encourage|advise|urge|invite) (?:that )?(?:you )?(?:to )?",
     r"i (?:really |also )?(?:want|need) you to ",
@@ -231,6 +240,14 @@ _PAST_TO_BASE = re.compile(r"^(\w+?)(?:ed)$")
 def imperative(clause: str) -> str | None:
     """A suggestion as something to do: "I'd like you to write it down" -> "Write it down"."""
     s = strip_hedges(clause).rstrip("?.! ")
+    # "…that's what I'd like you to do is to experiment with…": the ask is after the lead.
+    m = re.search(r"\bwhat i(?:'d| would) (?:like|want|love) (?:for )?you to do (?:is )?(?:to )?", s, re.IGNORECASE)
+    if m:
+        s = s[m.end() :]
+    # "If you could bring your tablets in, we can look at them": the if-clause is the ask.
+    m = re.match(r"^(?:(?:and|so|but)\s+)?(?:perhaps |maybe )?if you could (?:also |maybe |just |perhaps )?([^,]{6,90})(?:,|$)", s, re.IGNORECASE)
+    if m:
+        s = m.group(1)
     # "If you need to relax, go for a walk" -> "Go for a walk, if you need to relax".
     condition = ""
     m = re.match(r"^(?:(?:and|so|but|then)\s+)?((?:if|when|whenever|next time) [^,]{3,60}),\s*(.+)$", s, re.IGNORECASE)
@@ -266,7 +283,13 @@ def imperative(clause: str) -> str | None:
     ):
         return None
     if not therapist_clause_ok(rest):
-        return None
+        # "Come back in a week when we have the check-up": keep the ask, drop the tail that speaks
+        # for the therapist.
+        head = re.split(r"\s(?:when|so that|so we|because|and then|and you can|and let|where|which|and we|and i)\b", rest, maxsplit=1)[0]
+        if head == rest or not therapist_clause_ok(head):
+            return None
+        rest = head
+    rest = re.sub(r"\b(and )?then you(?:'re| are) (?:going to|gonna)\s+", r"\1then ", rest, flags=re.IGNORECASE)
     out = f"{first} {rest}".strip()
     if condition:
         out = f"{out}, {lower_first(condition)}"

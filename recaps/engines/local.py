@@ -41,7 +41,7 @@ from .base import (
     validate,
 )
 from .text import clean_sentences, content_stems
-from .topics import TopicWeight, session_topics
+from .topics import TopicWeight, session_nouns, session_topics
 
 # How many next steps a person can hold in mind for a week; the validator's cap is a hard limit.
 NEXT_STEPS_WANTED = min(NEXT_STEPS_MAX, 6)
@@ -210,13 +210,20 @@ _RETURN_TO = re.compile(
 # The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
 # summary as if they were a finding.
 _SELF_CRITICAL = re.compile(r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I)
+# A therapist's summary of the client's own plan ("you have a plan to…", "you're going to…").
+_PLAN_SUMMARY = re.compile(
+    r"\byou(?:'ve| have)? (?:\w+ )?(?:got )?(?:a|this|your) (?:\w+ )?(?:plan|goal) (?:to|of)\b|\byou(?:'re| are) (?:going to|gonna|planning to|"
+    r"planning on|willing to|ready to|committed to)\b(?! be\b)|\byou(?:'d| would) like to (?!be\b)|\byou want to (?!be\b)|\byour (?:plan|goal) is\b|"
+    r"\bsetting (?:a|the|this|that) goal of\b|\byou (?:could|can) (?:make|start|try|cut|stop)\b",
+    re.IGNORECASE,
+)
 _INTENT = re.compile(
     r"^you('ll| will| are going to|'re going to|'re gonna| are gonna| plan to| want to|'d like to| would like to|"
-    r" need to| have to|'ve got to| could| can| might| hope to| intend to| aim to| decided to| will try to|'ll try to|"
+    r" need to| have to|'ve got to|'ve gotta| gotta| could| can| might| hope to| intend to| aim to| decided to| will try to|'ll try to|"
     r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|try to|try and|start to|actually)\s+)*(\w+)"
 )
 _VAGUE_OBJECT = re.compile(
-    r"(?:^\w+(?: \w+)? (?:it|that|this|them|those|one|so|too)|\b(?:give it a (?:try|go|shot)|do (?:it|that|this)|try (?:it|that|this)))\.?$",
+    r"(?:^(?:\S+ ){0,5}\S+ (?:it|that|this|them|those|one|so|too)|\b(?:give it a (?:try|go|shot)|do (?:it|that|this)|try (?:it|that|this)))\.?$",
     re.IGNORECASE,
 )
 
@@ -324,19 +331,26 @@ class _Session:
         )
 
     def themes(self) -> list[Theme]:
-        if not self.topics:
-            return []
-        top = self.topics[0].weight
-        chosen = [tw for tw in self.topics if tw.weight >= 0.15 * top][:THEMES_MAX]
-        total = sum(tw.weight for tw in chosen) or 1.0
+        top = self.topics[0].weight if self.topics else 1.0
+        chosen = [tw for tw in self.topics if tw.weight >= 0.15 * top][: THEMES_MAX - 1]
+        nouns = session_nouns(self.seg_texts, [s.speaker for s in self.segs], exclude=self._vocatives())
+        # A noun's weight is its mentions, on the topics' scale (a mention is worth about one unit).
+        weighted: list[tuple[str, float, list[int]]] = [(tw.topic.label, tw.weight, tw.mentions) for tw in chosen]
+        weighted += [(C.capitalise(word), 1.2 * len(where), where) for word, where in nouns]
+        weighted = sorted(weighted, key=lambda w: -w[1])[:THEMES_MAX]
+        total = sum(w for _, w, _ in weighted) or 1.0
         return [
-            Theme(
-                label=tw.topic.label,
-                share=round(tw.weight / total, 3),
-                sources=sorted({self.segs[i].start for i in tw.mentions}),
-            )
-            for tw in chosen
+            Theme(label=label, share=round(weight / total, 3), sources=sorted({self.segs[i].start for i in where}))
+            for label, weight, where in weighted
         ]
+
+    def _vocatives(self) -> frozenset[str]:
+        """Words the therapist addresses the client by ("Hi Sam"): never a theme."""
+        out = set()
+        for s in self.sents:
+            if s.speaker == "therapist":
+                out.update(w.lower() for w in re.findall(r"(?:^|,\s)([A-Z][a-z]+)(?=[,.!?])", s.text))
+        return frozenset(out)
 
     # Next steps ------------------------------------------------------------------------------------
 
@@ -349,6 +363,8 @@ class _Session:
                 continue
             clause = self.client_clause(nxt, _SPECIFIC, 12) if nxt.client else None
             if nxt.speaker == "therapist":
+                if not nxt.acts & {"advice", "options", "negotiation"}:
+                    continue
                 part = C.strip_hedges(nxt.text)
                 if C.therapist_clause_ok(part) and C.usable(part, max_words=12, unsure=nxt.unsure) and "?" not in part:
                     clause = part.rstrip(".!")
@@ -365,6 +381,11 @@ class _Session:
                 if item:
                     items.append(item)
                     used.add(sent.idx)
+                    continue
+            if sent.speaker == "therapist" and _PLAN_SUMMARY.search(sent.text):
+                item = self._confirmed_plan(sent)
+                if item:
+                    items.append(item)
             elif sent.client and sent.idx not in used:
                 item = self._client_step(sent)
                 if item:
@@ -403,7 +424,8 @@ class _Session:
         return "", reply
 
     def _suggestion_step(self, sent: Sent) -> _Item | None:
-        if sent.hypothetical and "negotiation" not in sent.acts:
+        # "What if…"/"Imagine…" wonder aloud; "If you need to relax, go for a walk" is advice.
+        if re.match(r"^(?:(?:and|so|but|well),?\s+)?(?:what if|imagine|suppose)\b", sent.text, re.IGNORECASE):
             return None
         answer, reply = self._reply(sent)
         if answer == "declined":
@@ -422,6 +444,8 @@ class _Session:
             ):
                 what = candidate
                 break
+        if not what:
+            what = self._bare_ask(sent)
         if not what:
             return None
         # An open planning question ("What would you put down as your goal?") has no step in it:
@@ -444,6 +468,41 @@ class _Session:
             sources |= detail_src
         return _Item(text, sources, score + 0.3 * sent.pos, sent.start, content_stems(text))
 
+    def _confirmed_plan(self, sent: Sent) -> _Item | None:
+        """The therapist sums up the client's plan and the client confirms it: "So you have a plan to
+        cut back on your drinking?" - "Yeah, definitely." The plan is the client's, in the
+        therapist's words, so it is written to the client ("You have a plan to…")."""
+        answer, reply = self._reply(sent)
+        if answer != "agreed":
+            return None
+        clause = self.therapist_clause(sent, 20)
+        if not clause or not _PLAN_SUMMARY.search(clause) or _VAGUE_OBJECT.search(clause):
+            return None
+        verb = re.search(r"\b(?:to|gonna|could|can)\s+(?:at least |really |just |also )?(\w+)", clause[_PLAN_SUMMARY.search(clause).start():])
+        if not verb or verb.group(1).lower() in ("be", "get", "feel", "have") or not C._looks_like_verb(verb.group(1).lower()):
+            return None
+        sources = {sent.start} | {s.start for s in reply[:2]}
+        text = C.sentence(clause)
+        return _Item(text, sources, 0.95 + 0.3 * sent.pos, sent.start, content_stems(text))
+
+    def _bare_ask(self, sent: Sent) -> str | None:
+        """"You need to quit." says what only with the session's topic: "Quit smoking"."""
+        what = C.imperative(sent.text)
+        if not what or not re.match(r"^(?:quit|stop|cut down|cut back|give up)\.?$", what, re.I):
+            return None
+        behaviours = [tw for tw in self.topics if tw.topic.id in _BEHAVIOURS]
+        if not behaviours:
+            return None
+        # The behaviour mentioned closest before the ask is the one it is about.
+        def distance(tw: TopicWeight) -> int:
+            before = [sent.seg - i for i in tw.mentions if i <= sent.seg]
+            return min(before) if before else 10**6
+
+        ranked = sorted(behaviours, key=distance)
+        if len(ranked) > 1 and distance(ranked[0]) == distance(ranked[1]):
+            return None  # two behaviours in the same breath: do not guess which one to quit
+        return f"{what.rstrip('.')} {_BEHAVIOURS[ranked[0].topic.id]}"
+
     def _client_step(self, sent: Sent) -> _Item | None:
         if not sent.acts & {"commitment", "change"} or sent.negated or sent.hypothetical:
             return None
@@ -457,7 +516,8 @@ class _Session:
         late = sent.pos >= 0.6
         if not (commitment or planning or (late and "change" in sent.acts)):
             return None
-        clause = self.client_clause(sent, _SPECIFIC if planning else None, 20, require_you=not planning)
+        cue = _SPECIFIC if planning else (A._COMMITMENT if commitment else A._DESIRE)
+        clause = self.client_clause(sent, cue, 20, require_you=not planning)
         if not clause:
             return None
         low = clause.lower()
@@ -471,7 +531,15 @@ class _Session:
             modal, verb = intent.group(1), intent.group(2)
             # "You could…"/"You can…" is a plan only as an answer to a planning question; "you're
             # going to be disappointed" is a prediction, not a decision.
-            if modal.strip() in ("could", "can", "might") and not (planning or late):
+            if modal.strip() in ("could", "can", "might") and not (
+                planning or (late and re.search(rf"\b(?:{A._CHANGE_VERBS})\b", clause, re.I))
+            ):
+                return None
+            # "You're gonna go hang out with friends" early on is narrative; a decision is late in the
+            # session, or an answer to a planning question, or says so ("I've decided").
+            if modal.strip() in ("'ll", "will", "are going to", "'re going to", "'re gonna", "are gonna") and not (
+                planning or late or "commitment" in sent.acts and sent.pos >= 0.4
+            ):
                 return None
             if verb in ("be", "have", "get") and not re.match(r"^(?:have|get) (?:to|a|an|my|your|the|rid|help|back|up|out|some)\b", low[intent.start(2) :]):
                 return None
@@ -506,7 +574,9 @@ class _Session:
         items: list[_Item] = []
         for sent in self.sents:
             if sent.speaker == "therapist":
-                if "deferral" in sent.acts and not sent.text.rstrip().endswith("?") and _RETURN_TO.search(sent.text):
+                # A deferral said in the same breath as a question belongs to the asking.
+                asking = any(o.seg == sent.seg and o.text.rstrip().endswith("?") for o in self.turns[sent.turn])
+                if "deferral" in sent.acts and not asking and _RETURN_TO.search(sent.text):
                     item = self._therapist_deferral(sent)
                     if item:
                         items.append(item)
@@ -628,25 +698,36 @@ class _Session:
         for sent in self.sents:
             if not sent.quotable or sent.words < 6 or "question" in sent.acts or sent.text.endswith("?"):
                 continue
+            if len(sent.stems) < 3:
+                continue
             if sent.speaker == "therapist":
-                if "reflection_complex" in sent.acts and re.search(r"\byou", sent.text, re.I) and sent.words >= 8:
+                # The therapist's own "I"/"we" makes it their view or a proposal, not a reflection.
+                if (
+                    "reflection_complex" in sent.acts
+                    and re.search(r"\byou", sent.text, re.I)
+                    and sent.words >= 14
+                    and C.therapist_clause_ok(sent.text)
+                ):
                     scored.append((0.9 + 0.005 * min(sent.words, 40), sent, "reflection"))
                 continue
             if sent.negated and not sent.acts & {"realisation"}:
+                continue
+            if "sustain" in sent.acts:
                 continue
             if "realisation" in sent.acts:
                 scored.append((1.3, sent, "realisation"))
             elif "commitment" in sent.acts and not sent.hypothetical:
                 scored.append((1.2, sent, "commitment"))
-            elif "change" in sent.acts:
-                scored.append((1.0 + 0.2 * sent.pos, sent, "change"))
-        if len(scored) < 3:
+            elif "change" in sent.acts and _change_kind(sent.text):
+                scored.append((1.0 + 0.2 * sent.pos, sent, _change_kind(sent.text)))
+        client = [s for s in self.sents if s.client]
+        sustain = [s for s in client if "sustain" in s.acts and s.quotable and s.words >= 8]
+        change = [s for s in client if s.acts & {"change", "commitment"}]
+        if len(scored) < 3 and len(sustain) >= 4 and len(sustain) >= 2 * len(change):
             # A session about why change is hard: its reasons are its heart, so they may be Moments.
-            for sent in self.sents:
-                if sent.client and "sustain" in sent.acts and sent.quotable and sent.words >= 8:
-                    scored.append((0.5, sent, "sustain"))
-                elif sent.client and "feeling" in sent.acts and sent.quotable and sent.words >= 6:
-                    scored.append((0.6, sent, "feeling"))
+            scored += [(0.5, s, "sustain") for s in sustain]
+        if len(scored) < 2:
+            scored += [(0.4, s, "feeling") for s in client if "feeling" in s.acts and s.quotable and s.words >= 6]
         scored.sort(key=lambda x: -x[0])
         gap = max(15.0, self.duration / (wanted * 3))
         chosen: list[tuple[Sent, str]] = []
@@ -655,17 +736,10 @@ class _Session:
                 chosen.append((sent, kind))
             if len(chosen) >= wanted:
                 break
-        labels = {
-            "realisation": "Something you realised",
-            "commitment": "Something you decided",
-            "change": "Something you said about wanting change",
-            "feeling": "A feeling you put into words",
-            "reflection": "Your therapist reflected",
-            "sustain": "Something you said about why change is hard",
-        }
         out = []
         for sent, kind in sorted(chosen, key=lambda c: c[0].start):
-            label = labels[kind]
+            label = _MOMENT_LABELS[kind]
+            kind = kind if kind in _MOMENT_LABELS and "_" not in kind else "change"
             if not self.speakers_known or sent.speaker == "unknown":
                 label = "From the session"
             out.append(
@@ -907,6 +981,36 @@ class _Session:
             else:
                 out.append((label, list(block)))
         return out
+
+
+# What "quit"/"cut down" is about, for a behaviour topic.
+_BEHAVIOURS = {"alcohol": "drinking", "smoking": "smoking", "drug_use": "using drugs", "gambling": "gambling"}
+
+_MOMENT_LABELS = {
+    "realisation": "Something you realised",
+    "commitment": "Something you decided",
+    "change_steps": "A step you've already taken",
+    "change_ability": "Something you know you can do",
+    "change_problem": "Something you noticed",
+    "change_desire": "Something you want",
+    "change": "In your own words",
+    "feeling": "A feeling you put into words",
+    "reflection": "Your therapist reflected",
+    "sustain": "Something you said about why change is hard",
+}
+
+
+def _change_kind(text: str) -> str | None:
+    """Which kind of change talk, for a truthful label; None when it is too weak to be a Moment."""
+    if A._STEPS.search(text):
+        return "change_steps"
+    if A._PROBLEM_RECOGNITION.search(text):
+        return "change_problem"
+    if A._ABILITY.search(text) and re.search(rf"\b(?:{A._CHANGE_VERBS})\b", text, re.I):
+        return "change_ability"
+    if A._DESIRE.search(text) and re.search(rf"\b(?:{A._CHANGE_VERBS})\b", text, re.I):
+        return "change_desire"
+    return None
 
 
 def _that(clause: str) -> str:

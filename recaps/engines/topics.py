@@ -196,7 +196,8 @@ def session_topics(
     texts: Sequence[str], speakers: Sequence[str], durations: Sequence[float]
 ) -> list[TopicWeight]:
     """Topics of the session, heaviest first. A topic needs two mentions, at least one by the client
-    (or on an unattributed channel): a therapist's passing word is not what the session was about."""
+    (or on an unattributed channel), or three by the therapist: a passing word is not what the
+    session was about, but a topic the therapist kept raising is."""
     topics = catalogue().topics
     index = _index()
     per_text = [index.hits(tokens(t), len(topics)) for t in texts]
@@ -209,7 +210,7 @@ def session_topics(
         client = sum(1 for i in mentions if speakers[i] != "therapist")
         # Self-harm and suicide are named even when said once: the person should see that it was heard.
         needed = 1 if topic.id in SAFETY_TOPICS else 2
-        if len(mentions) < needed or client == 0:
+        if len(mentions) < needed or (client == 0 and len(mentions) < 3):
             continue
         weight = sum(
             (1.0 if speakers[i] != "therapist" else 0.6) * (1.0 + max(durations[i], 1.0) / 10.0)
@@ -218,3 +219,80 @@ def session_topics(
         out.append(TopicWeight(topic=topic, weight=weight, mentions=mentions, client_mentions=client))
     out.sort(key=lambda tw: -tw.weight)
     return out
+
+
+# Nouns that are everywhere in talk and name no topic; the words people use for time, quantity and
+# vagueness. Weekdays, months and numbers are never themes either.
+_GENERIC_NOUNS = frozenset(
+    """thing things stuff time times people person way ways lot lots guy guys kind sort bit part parts day
+    days week weeks weekend weekends month months year years today tonight tomorrow yesterday night nights
+    morning mornings evening moment moments point idea ideas question questions reason reasons problem
+    problems issue issues fact case place places everything something anything nothing someone anyone
+    everyone somebody anybody everybody number numbers life world side end start while minute minutes hour
+    hours second seconds yeah okay right sense matter level scale stage step steps situation example
+    answer bunch couple half whole area areas word words name names mind head hand hands face eyes look
+    feeling feelings thought thoughts ones question session sessions therapy therapist counsellor
+    counselor doc doctor mom mum dad home house kid kids child children family friend friends school
+    work job well sure good deal chance choice option options plan plans goal goals information
+    experience experiences group groups term terms form forms community control help call calls cause
+    stop lifestyle thinking saying talk talking rest list""".split()
+)
+_CALENDAR = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december one two three four five six seven eight nine ten eleven
+    twelve twenty thirty forty fifty hundred thousand first second third""".split()
+)
+_WORD_RE = re.compile(r"[A-Za-z][a-z]+(?:['’-][a-z]+)*")
+
+
+def session_nouns(
+    texts: Sequence[str], speakers: Sequence[str], *, exclude: frozenset[str] = frozenset(), limit: int = 2
+) -> list[tuple[str, list[int]]]:
+    """Nouns the session kept coming back to that no topic in the file covers ("the marathon", "your
+    flatmate"): (label, indexes of the texts that mention it). A word must be a noun in the lexicon
+    (or unknown to it and always written in lower case, which keeps out names), said in four or
+    more places, twice by the client."""
+    from lemminflect import getAllLemmas
+
+    from .text import STOPWORDS
+
+    index = _index()
+    n_topics = len(catalogue().topics)
+    seen_upper: set[str] = set()
+    seen_lower: dict[str, str] = {}
+    mentions: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        for pos, match in enumerate(_WORD_RE.finditer(text)):
+            word = match.group(0)
+            low = word.lower()
+            if word[0].isupper():
+                if pos:  # capitalised mid-sentence: a name, a place, "Mum"
+                    seen_upper.add(low)
+                continue
+            if "'" in low or "’" in low or len(low) < 4 or low in STOPWORDS or low in _GENERIC_NOUNS or low in _CALENDAR or low in exclude:
+                continue
+            lemmas = getAllLemmas(low)
+            noun = lemmas.get("NOUN")
+            if lemmas and (not noun or low.endswith(("ing", "ed", "ly"))):
+                continue
+            # "stop", "call", "help" are verbs as often as nouns; a plural ("rules") is a noun.
+            if noun and "VERB" in lemmas and noun[0] == low:
+                continue
+            base = noun[0] if noun else low
+            if base in _GENERIC_NOUNS or base in exclude:
+                continue
+            core, context = index.hits([low], n_topics)
+            if any(core) or any(context):
+                continue  # a topic word: the topic names it already
+            seen_lower[base] = low
+            mentions.setdefault(base, [])
+            if not mentions[base] or mentions[base][-1] != i:
+                mentions[base].append(i)
+    out = []
+    for base, where in mentions.items():
+        client = sum(1 for i in where if speakers[i] != "therapist")
+        if len(where) < 4 or client < 2 or base in seen_upper:
+            continue
+        out.append((seen_lower[base], where))
+    out.sort(key=lambda x: -len(x[1]))
+    return out[:limit]

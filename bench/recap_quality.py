@@ -71,10 +71,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import importlib
 import importlib.util
 import io
-import functools
 import json
 import os
 import re
@@ -691,7 +691,8 @@ def next_steps(runs: Sequence[Run], report: Report) -> None:
     report.rows.append(Row("next_steps_that_are_questions", questions, "= 0", digits=0))
     report.notes.append(
         f"next steps: {on_target}/{steps} cite a target; {units_cited}/{units_wanted} agreement units cited "
-        f"(targets within {UNIT_GAP} utterances of each other form one unit; at most {RECALL_CAP} per session); "
+        f"(targets within {UNIT_GAP} utterances of each other form one unit; "
+        f"at most {RECALL_CAP} per session); "
         f"{cited_total}/{wanted_total} target utterances cited"
     )
 
@@ -708,8 +709,8 @@ def questions_from_therapist(runs: Sequence[Run], report: Report) -> None:
 # What follows "Your therapist reflected/suggested (that)" is the therapist's content: its "you feel"
 # reports what the therapist said about the client, so it is not a claim about what the client said.
 REPORTED_BY_THERAPIST = re.compile(
-    r"\byour (?:therapist|counsell?or) (?:reflected|suggested|said|noticed|asked|proposed|wondered|pointed out|"
-    r"explained|observed|mentioned)\b[^.!?]*",
+    r"\byour (?:therapist|counsell?or) (?:reflected|suggested|said|noticed|asked|proposed|wondered|"
+    r"pointed out|explained|observed|mentioned)\b[^.!?]*",
     re.IGNORECASE,
 )
 
@@ -898,7 +899,9 @@ def grounded(runs: Sequence[Run], report: Report) -> None:
             total += 1
             if not run.session.all_resolve(item.sources):
                 by_section[item.section] += 1
-                examples.append(f"  [{run.session.tid}/{item.section}] unresolved sources: {item.text[:120]!r}")
+                examples.append(
+                    f"  [{run.session.tid}/{item.section}] unresolved sources: {item.text[:120]!r}"
+                )
                 continue
             cited = run.session.cited(item.sources)
             if item.section == "safety":

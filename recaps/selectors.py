@@ -323,3 +323,33 @@ def patterns_for_user(*, user) -> Patterns:
     columns = [(label_w + col_w * c + col_w / 2, f"S{recap.number}") for c, recap in enumerate(recaps)]
     recurring = [(shown[k], n) for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= 2]
     return Patterns(recaps, rows, recurring, width, height, label_w, col_w, row_h, columns)
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    label: str
+    relative: int  # 0..100, the bar's length against the session's heaviest theme
+    how_much: str
+
+
+def theme_rows(themes: list[dict]) -> list[ThemeRow]:
+    """Themes as a reader understands them: heaviest first, in words ("most", "often", "at
+    times") rather than a percentage of mentions that nobody can check."""
+    shares = [float(t.get("share") or 0.0) for t in themes]
+    top = max(shares, default=0.0) or 1.0
+    rows = []
+    for i, (theme, share) in enumerate(sorted(zip(themes, shares, strict=True), key=lambda p: -p[1])):
+        relative = share / top
+        how_much = "most" if i == 0 else "often" if relative >= 0.5 else "at times"
+        rows.append(
+            ThemeRow(
+                label=str(theme.get("label") or ""), relative=max(4, round(relative * 100)), how_much=how_much
+            )
+        )
+    return rows
+
+
+def recap_unattributed(data: dict) -> bool:
+    """True when everything was heard on one unlabelled channel (who said what is unknown)."""
+    words = (data.get("stats") or {}).get("words") or {}
+    return bool(words.get("unknown")) and not words.get("client") and not words.get("therapist")

@@ -22,6 +22,8 @@ from .selectors import (
     patterns_for_user,
     recap_for_user,
     recap_list_for_user,
+    recap_unattributed,
+    theme_rows,
 )
 
 
@@ -54,6 +56,8 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
     context = {
         "recap": recap,
         "data": recap.data,
+        "themes": theme_rows(recap.data.get("themes") or []),
+        "unattributed": recap_unattributed(recap.data),
         "next_steps": next_steps,
         "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),
         "note": note,

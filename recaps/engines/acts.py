@@ -84,7 +84,9 @@ _AUX_CLOSED = re.compile(
     r"^(?:(?:and|so|okay|ok|well|now|but|right),?\s+)*(?:do|does|did|is|are|was|were|have|has|had|can|could|would|will|should|shall|may|might|am|isn't|aren't|don't|doesn't|didn't|haven't|wouldn't|won't|can't|couldn't)\s+(?:you|i|we|it|that|this|there|they|he|she|your|any|anything|anyone|someone|things)\b",
     re.IGNORECASE,
 )
-_TAG_QUESTION = re.compile(r"(?:,\s*|\s)(?:right|yeah|yes|okay|ok|no|is it|isn't it|don't you|do you|huh|eh)\?$", re.IGNORECASE)
+_TAG_QUESTION = re.compile(
+    r"(?:,\s*|\s)(?:right|yeah|yes|okay|ok|no|is it|isn't it|don't you|do you|huh|eh)\?$", re.IGNORECASE
+)
 
 _NEGATION = re.compile(
     r"\b(?:not|never|no longer|don't|doesn't|didn't|won't|wouldn't|can't|cannot|couldn't|isn't|aren't|wasn't|weren't|haven't|hasn't|hadn't|shouldn't|ain't|dont|cant|wont)\b",
@@ -155,6 +157,7 @@ _AFFIRM = _rx(
     r"\bthat (?:took|takes) (?:a lot of )?courage\b",
 )
 _ADVICE = _rx(
+    r"\b(?:could|can|would) you (?:maybe |perhaps |also |just )?(?:try|use|do|put|start|keep|write|give|bring|set|book|ask|practi[cs]e|switch|swap|get|call|take|make|leave|go|plan|schedule|find|say)\b",
     r"\byou (?:really |just |probably |definitely )?(?:need|have|'ve got|got|gotta|ought) to (?!(?:be|feel|think|say|know|understand|see|realise|realize)\b)",
     r"\byou should (?:really |probably |definitely |maybe )?(?!(?:be|feel|know|have seen)\b)\w+",
     r"\bmake sure (?:that )?you\b",
@@ -290,7 +293,7 @@ _PROBLEM_RECOGNITION = _rx(
 )
 _REALISATION = _rx(
     r"\bi (?:never|hadn't|had not|didn't|did not|have never|'ve never) (?:really )?(?:realised|realized|thought (?:about|of)|noticed|considered|connected|looked at|seen|saw|knew)\b",
-    r"\bi (?:just |now |finally |really )?(?:realise|realize|see now|can see|get it now|understand now|notice)\b",
+    r"\bi (?:think i )?(?:just |now |finally |really )?(?:realise|realize|realised|realized|see now|can see|get it now|understand now|notice|noticed|figured out|worked out)\b",
     r"\b(?:now that i think about it|come to think of it|thinking about it now|when you put it like that|when you say it like that|i never thought of it that way)\b",
     r"\b(?:that|it) (?:makes|made) (?:a lot of |so much |more )?sense\b",
     r"\bi didn't think (?:i|it) was\b|\bi didn't know (?:that|it)\b",
@@ -325,7 +328,12 @@ _DECLINE = re.compile(
 _CLIENT_REAL_QUESTION = _rx(
     r"^(?:(?:and|so|but|okay|well|um|like),?\s+)*(?:what|how|why|when|where|which|who|is|are|do|does|did|should|could|would|can|will|am|was|were|have|has)\b.*\?$",
 )
-_RHETORICAL = _rx(r"\b(?:you know|right|yeah|huh|eh|isn't it|you see)\?$", r"^(?:what|who) (?:else|knows)\b", r"^why not\?$", r"^(?:really|seriously|what)\?$")
+_RHETORICAL = _rx(
+    r"\b(?:you know|right|yeah|huh|eh|isn't it|you see)\?$",
+    r"^(?:what|who) (?:else|knows)\b",
+    r"^why not\?$",
+    r"^(?:really|seriously|what)\?$",
+)
 
 
 def _is_question(text: str) -> bool:
@@ -335,7 +343,8 @@ def _is_question(text: str) -> bool:
     # Whisper sometimes drops the question mark; an inverted auxiliary or a wh-word opening a short
     # sentence is a question all the same.
     return bool(_AUX_CLOSED.match(t) and len(t.split()) <= 14) or bool(
-        re.match(r"^(?:what|how|why|where|which|who)\b.*\b(?:you|your)\b", t, re.IGNORECASE) and len(t.split()) <= 14
+        re.match(r"^(?:what|how|why|where|which|who)\b.*\b(?:you|your)\b", t, re.IGNORECASE)
+        and len(t.split()) <= 14
     )
 
 
@@ -395,7 +404,9 @@ def tag_therapist(text: str, *, previous_client: str = "") -> set[str]:
             and not re.search(r"\b(?:what|how|why)\b", t, re.IGNORECASE)
         )
         if is_rising_reflection:
-            acts.add("reflection_complex" if _REFLECT_COMPLEX.search(t) and words >= 8 else "reflection_simple")
+            acts.add(
+                "reflection_complex" if _REFLECT_COMPLEX.search(t) and words >= 8 else "reflection_simple"
+            )
         elif "negotiation" not in acts or _WH_OPEN.search(t):
             acts.add("question_open" if _WH_OPEN.search(t) else "question_closed")
         else:
@@ -426,7 +437,9 @@ def tag_client(text: str, *, after_therapist: set[str] | None = None) -> tuple[s
         acts.add("decline")
     if _FEELING.search(t):
         acts.add("feeling")
-    if _REALISATION.search(t) and not _negated_near(t, re.compile(r"\b(?:realise|realize|see|notice|sense|understand)\b", re.IGNORECASE)):
+    if _REALISATION.search(t) and not _negated_near(
+        t, re.compile(r"\b(?:realise|realize|see|notice|sense|understand)\b", re.IGNORECASE)
+    ):
         acts.add("realisation")
     sustain = bool(_SUSTAIN.search(t))
     commitment = bool(_COMMITMENT.search(t)) and not _negated_near(t, _COMMITMENT) and not hypothetical
@@ -450,7 +463,13 @@ def tag_client(text: str, *, after_therapist: set[str] | None = None) -> tuple[s
         change = change and not t.endswith("?")
     # In answer to a planning question ("What would that look like for you?"), a concrete plan is
     # change talk even when it has no "I will" in it.
-    if "negotiation" in after and not negated and not sustain and "decline" not in acts and len(t.split()) >= 4:
+    if (
+        "negotiation" in after
+        and not negated
+        and not sustain
+        and "decline" not in acts
+        and len(t.split()) >= 4
+    ):
         change = True
     if _NOT_ANYMORE.search(t):
         change, sustain, desire_negated = True, False, False

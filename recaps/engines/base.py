@@ -45,7 +45,15 @@ FULL_RECAP_TITLES: tuple[str, ...] = ("Opening", "Main threads", "The plan", "Cl
 
 # What a Moment is, so its label can be truthful: the client's own realisation, change talk or
 # feeling, or the therapist's reflection. "" for recaps stored before schema 2.
-MOMENT_KINDS: tuple[str, ...] = ("realisation", "change", "commitment", "feeling", "reflection", "sustain", "")
+MOMENT_KINDS: tuple[str, ...] = (
+    "realisation",
+    "change",
+    "commitment",
+    "feeling",
+    "reflection",
+    "sustain",
+    "",
+)
 
 
 def normalise_speaker(value: object) -> str:
@@ -81,7 +89,12 @@ class Segment:
         return self.avg_logprob is not None and self.avg_logprob < UNSURE_AVG_LOGPROB
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"speaker": self.speaker, "start": self.start, "end": self.end, "text": self.text}
+        out: dict[str, Any] = {
+            "speaker": self.speaker,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
         if self.avg_logprob is not None:
             out["avg_logprob"] = self.avg_logprob
         if self.no_speech_prob is not None:
@@ -329,11 +342,14 @@ class RecapResult:
         else:
             lines.append("_Not enough was said to summarise._")
         lines.append("")
+        if self.safety is not None:
+            lines += [f"> {_md_line(self.safety.text)}", ""]
         lines += [f"## {_MARKDOWN_HEADINGS[1]}", ""]
         if not self.themes:
             lines.append("_Nothing for this section._")
+        # Heaviest first; a percentage of "mentions" means nothing to a reader, so none is shown.
         for theme in self.themes:
-            lines.append(f"- {_md_line(theme.label)} ({round(theme.share * 100)}% of the session)")
+            lines.append(f"- {_md_line(theme.label)}")
         lines.append("")
         lines += [f"## {_MARKDOWN_HEADINGS[2]}", ""]
         bullets(self.insights)
@@ -502,7 +518,7 @@ def validate(result: RecapResult, segments: Sequence[Segment]) -> RecapResult:
         if offset in used_offsets:
             continue
         used_offsets.add(offset)
-        moments.append(Moment(reflection=reflection, quote=quote, offset=offset, sources=sources))
+        moments.append(replace(moment, reflection=reflection, quote=quote, offset=offset, sources=sources))
         if len(moments) >= MOMENTS_MAX:
             break
     moments.sort(key=lambda m: m.offset)
@@ -519,8 +535,15 @@ def validate(result: RecapResult, segments: Sequence[Segment]) -> RecapResult:
         if len(sections) >= SECTIONS_MAX:
             break
 
+    safety = None
+    if result.safety is not None:
+        # The support line is fixed text; what must be traceable is where the subject came up.
+        kept = _valid_texts([result.safety], starts, 1)
+        safety = kept[0] if kept else None
+
     return replace(
         result,
+        safety=safety,
         summary=_valid_texts(result.summary, starts, SUMMARY_MAX),
         themes=themes,
         insights=_valid_texts(result.insights, starts, INSIGHTS_MAX),

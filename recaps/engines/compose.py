@@ -23,16 +23,20 @@ DANGLING = frozenset(
     might must do does did have has had be been being get got going gonna wanna kinda""".split()
 )
 
+# Multi-word leads come first: the regex tries alternatives in order, and "like" alone would
+# otherwise leave "I said," behind from "Like I said,".
 _LEAD = re.compile(
-    r"^(?:(?:well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no|nah|okay|ok|alright|right|like|"
-    r"i mean|you know|i guess|i suppose|i think|i believe|i feel like|honestly|actually|basically|"
-    r"to be honest|i don't know|i dunno|anyway|anyways|now|see|look|listen|hmm+|mm+-?hm+|mhm|uh-huh|"
-    r"definitely|absolutely|sure|exactly|true|i know|kind of|sort of|maybe|probably)\b[,.!]?\s*)+",
+    r"^(?:(?:like i said|as i said|like i say|as i say|like you said|as you said|i mean|you know|i guess|"
+    r"i suppose|i think|i believe|i feel like|to be honest|i don't know|i dunno|you see|i'd say|i would say|"
+    r"kind of|sort of|uh-huh|mm+-?hm+|well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no|nah|okay|ok|"
+    r"alright|right|like|honestly|actually|basically|anyway|anyways|now|see|look|listen|hmm+|mhm|then|"
+    r"definitely|absolutely|sure|exactly|true|i know|maybe|probably)\b[,.!]?\s*)+",
     re.IGNORECASE,
 )
 _INLINE_HEDGE = re.compile(
     r",?\s*\b(?:i mean|you know|i guess|i suppose|kind of|kinda|sort of|sorta|basically|actually|literally|"
-    r"honestly|just|pretty much|or something|or whatever|and stuff|and everything|and all that)\b,?"
+    r"honestly|just|pretty much|or something|or whatever|and stuff|and everything|and all that|"
+    r"like i said|as i said|like i say|as i say|like you said|as you said|it sounds like|it seems like|i think)\b,?"
     # "like" only as an aside ("it was, like, awful"): "I like it" and "sounds like" keep it.
     r"|,\s*like\s*,",
     re.IGNORECASE,
@@ -58,8 +62,13 @@ _FIRST_TO_SECOND = {
 _BE_AFTER_I = {"am": "are", "was": "were", "wasn't": "weren't", "ain't": "aren't"}
 # In a client's mouth these point at the therapist, at people in general, or at a "we" whose members
 # the recap cannot name; a clause with them cannot be turned to "you" safely.
-_UNSAFE_CLIENT = re.compile(r"\b(?:you|your|yours|yourself|you're|you've|you'll|you'd|ya|we|us|our|ours|we're|we've|we'll|we'd|let's)\b", re.IGNORECASE)
-_UNSAFE_THERAPIST = re.compile(r"\b(?:i|me|my|mine|myself|i'm|i've|i'll|i'd|we|us|our|we're|we've|we'll|we'd)\b", re.IGNORECASE)
+_UNSAFE_CLIENT = re.compile(
+    r"\b(?:you|your|yours|yourself|you're|you've|you'll|you'd|ya|we|us|our|ours|we're|we've|we'll|we'd|let's)\b",
+    re.IGNORECASE,
+)
+_UNSAFE_THERAPIST = re.compile(
+    r"\b(?:i|me|my|mine|myself|i'm|i've|i'll|i'd|we|us|our|we're|we've|we'll|we'd)\b", re.IGNORECASE
+)
 
 
 def tidy(text: str) -> str:
@@ -74,14 +83,28 @@ def tidy(text: str) -> str:
 def _is_name(word: str) -> bool:
     from lemminflect import getAllLemmas
 
-    return word[:1].isupper() and word.isalpha() and not getAllLemmas(word.lower()) and word.lower() not in _NOT_VERBS
+    return (
+        word[:1].isupper()
+        and word.isalpha()
+        and not getAllLemmas(word.lower())
+        and word.lower() not in _NOT_VERBS
+    )
 
 
 def strip_vocatives(text: str) -> str:
-    """"Well, Ruth, it sounds like…" -> "Well, it sounds like…": the person's name is not content."""
-    text = re.sub(r"(^|,\s*|\.\s+)([A-Z][a-z]+),\s+", lambda m: m.group(1) if _is_name(m.group(2)) else m.group(0), text)
-    text = re.sub(r",\s+(?:doc|doctor|ma'am|sir|man|dude|mate|buddy|hon|honey)([.!?]?)$", r"\1", text, flags=re.IGNORECASE)
-    return re.sub(r",\s+([A-Z][a-z]+)([.!?])$", lambda m: m.group(2) if _is_name(m.group(1)) else m.group(0), text)
+    """ "Well, Ruth, it sounds like…" -> "Well, it sounds like…": the person's name is not content."""
+    text = re.sub(
+        r"(^|,\s*|\.\s+)([A-Z][a-z]+),\s+", lambda m: m.group(1) if _is_name(m.group(2)) else m.group(0), text
+    )
+    text = re.sub(
+        r",\s+(?:doc|doctor|ma'am|sir|man|dude|mate|buddy|hon|honey)([.!?]?)$",
+        r"\1",
+        text,
+        flags=re.IGNORECASE,
+    )
+    return re.sub(
+        r",\s+([A-Z][a-z]+)([.!?])$", lambda m: m.group(2) if _is_name(m.group(1)) else m.group(0), text
+    )
 
 
 def strip_hedges(text: str) -> str:
@@ -104,14 +127,23 @@ def quote(text: str) -> str:
     hedges inside stay, because a quote must be what they said."""
     s = _STUTTER.sub("", strip_vocatives(tidy(text)))
     s = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", s, flags=re.IGNORECASE)
-    s = re.sub(r"^(?:(?:well|so|and|but|um+|uh+|oh|yeah|yes|okay|ok|i mean|you know|like)\b[,.!]?\s*)+", "", s, flags=re.IGNORECASE)
+    s = re.sub(
+        r"^(?:(?:well|so|and|but|um+|uh+|oh|yeah|yes|okay|ok|i mean|you know|like)\b[,.!]?\s*)+",
+        "",
+        s,
+        flags=re.IGNORECASE,
+    )
     s = re.sub(r",?\s*\b(?:um+|uh+|erm)\b,?", "", s, flags=re.IGNORECASE)
     return capitalise(s.strip(" ,"))
 
 
 def ends_whole(text: str) -> bool:
     t = text.strip().rstrip(".!?\"'")
-    if not t or t.endswith(("-", "—", "–", "…", ",", ":", ";")) or text.strip().endswith(("...", "…", "-", "—")):
+    if (
+        not t
+        or t.endswith(("-", "—", "–", "…", ",", ":", ";"))
+        or text.strip().endswith(("...", "…", "-", "—"))
+    ):
         return False
     last = t.split()[-1].lower().strip(",;:")
     return last not in DANGLING
@@ -161,16 +193,18 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def usable(clause: str, *, min_words: int = 3, max_words: int = 14, unsure: frozenset[str] = frozenset()) -> bool:
+def usable(
+    clause: str, *, min_words: int = 3, max_words: int = 14, unsure: frozenset[str] = frozenset()
+) -> bool:
     if not clause or not min_words <= word_count(clause) <= max_words:
         return False
     if not ends_whole(clause) or not re.search(r"[a-z]", clause):
         return False
-    if re.search(r"\[|\]|\(|\)|\"|--|\w-(?:\s|$)", clause):
+    if re.search(r"\[|\]|\(|\)|\"|--|\w-(?:\s|$)", re.sub(r"“[^”]*”", "", clause)):
         return False  # brackets, quotes, or a word broken off ("po- health")
     # A modal or "to" followed by a word no verb can be: a self-correction ("you'd in terms of").
     if re.search(
-        r"\b(?:you'd|you'll|i'd|i'll|will|would|could|can|should|might|must|to)\s+(?:in|of|the|a|an|and|but|or|at|on|with|for|by|from)\b",
+        r"\b(?:you'd|you'll|i'd|i'll|will|would|could|can|should|might|must)\s+(?:in|of|the|a|an|and|but|or|at|on|with|for|by|from)\b",
         clause,
         re.IGNORECASE,
     ):
@@ -201,7 +235,7 @@ def sentence(text: str) -> str:
 
 @lru_cache(maxsize=2048)
 def base_verb(word: str) -> str | None:
-    """"drinking" -> "drink": lemminflect's lexicon, so irregular forms come out right."""
+    """ "drinking" -> "drink": lemminflect's lexicon, so irregular forms come out right."""
     from lemminflect import getLemma
 
     lemmas = getLemma(word.lower(), upos="VERB")
@@ -241,35 +275,79 @@ def imperative(clause: str) -> str | None:
     """A suggestion as something to do: "I'd like you to write it down" -> "Write it down"."""
     s = strip_hedges(clause).rstrip("?.! ")
     # "…that's what I'd like you to do is to experiment with…": the ask is after the lead.
-    m = re.search(r"\bwhat i(?:'d| would) (?:like|want|love) (?:for )?you to do (?:is )?(?:to )?", s, re.IGNORECASE)
+    m = re.search(
+        r"\bwhat i(?:'d| would) (?:like|want|love) (?:for )?you to do (?:is )?(?:to )?", s, re.IGNORECASE
+    )
     if m:
         s = s[m.end() :]
     # "If you could bring your tablets in, we can look at them": the if-clause is the ask.
-    m = re.match(r"^(?:(?:and|so|but)\s+)?(?:perhaps |maybe )?if you could (?:also |maybe |just |perhaps )?([^,]{6,90})(?:,|$)", s, re.IGNORECASE)
+    m = re.match(
+        r"^(?:(?:and|so|but)\s+)?(?:perhaps |maybe )?if you could (?:also |maybe |just |perhaps )?([^,]{6,90})(?:,|$)",
+        s,
+        re.IGNORECASE,
+    )
     if m:
         s = m.group(1)
+    # "For the nights, this week, try…": the lead names what the ask is for, the ask comes after it.
+    s = re.sub(
+        r"^(?:(?:and|so|now|then|okay|ok)\s+)?(?:(?:for|with|about|as for|on) (?:the|your) [\w' -]{1,25},\s*)?(?:(?:this|next) week,?\s*|tonight,?\s*|today,?\s*)?",
+        "",
+        s,
+        flags=re.IGNORECASE,
+    )
     # "If you need to relax, go for a walk" -> "Go for a walk, if you need to relax".
     condition = ""
-    m = re.match(r"^(?:(?:and|so|but|then)\s+)?((?:if|when|whenever|next time) [^,]{3,60}),\s*(.+)$", s, re.IGNORECASE)
+    m = re.match(
+        r"^(?:(?:and|so|but|then)\s+)?((?:if|when|whenever|next time|at|by|after|before|every|each|once) [^,]{2,60}),\s*(.+)$",
+        s,
+        re.IGNORECASE,
+    )
     if m:
         condition, s = m.group(1), m.group(2)
         if not therapist_clause_ok(condition):
             condition = ""
+    # "instead of reaching for the phone, do the breathing" -> "do the breathing".
+    s = re.sub(r"^instead of [^,]{3,60},\s*", "", s, flags=re.IGNORECASE)
     for _ in range(3):
         new = _SUGGEST_LEAD_RE.sub("", s, count=1)
         if new == s:
             break
         s = new.strip()
     s = _TO_INF.sub("", s)
-    s = re.sub(r"^(?:(?:maybe|perhaps|just|also|really|probably|actually|definitely|then|even|at least|first|firstly)\b,?\s*)+", "", s, flags=re.IGNORECASE)
-    s = re.sub(r"^(?:you(?:'re| are) (?:willing|going|planning|committed|ready) to|you(?:'ll| will)|you said you(?:'re| are) going to)\s+", "", s, flags=re.IGNORECASE)
+    s = re.sub(
+        r"^(?:(?:maybe|perhaps|just|also|really|probably|actually|definitely|then|even|at least|first|firstly)\b,?\s*)+",
+        "",
+        s,
+        flags=re.IGNORECASE,
+    )
+    s = re.sub(
+        r"^(?:you(?:'re| are) (?:willing|going|planning|committed|ready) to|you(?:'ll| will)|you said you(?:'re| are) going to)\s+",
+        "",
+        s,
+        flags=re.IGNORECASE,
+    )
     # "turning the lights off and making sure it's dark" -> "turn … and make sure …"
-    s = re.sub(r"\b(and|or|then) (\w+ing)\b", lambda m: f"{m.group(1)} {base_verb(m.group(2)) or m.group(2)}", s)
+    s = re.sub(
+        r"\b(and|or|then) (\w+ing)\b", lambda m: f"{m.group(1)} {base_verb(m.group(2)) or m.group(2)}", s
+    )
     if not s:
         return None
     first, _, rest = s.partition(" ")
     low = first.lower()
-    if low.endswith("ing") or low in {"tried", "started", "stopped", "took", "made", "wrote", "kept", "used", "put", "called", "asked", "set"}:
+    if low.endswith("ing") or low in {
+        "tried",
+        "started",
+        "stopped",
+        "took",
+        "made",
+        "wrote",
+        "kept",
+        "used",
+        "put",
+        "called",
+        "asked",
+        "set",
+    }:
         base = base_verb(low)
         if not base:
             return None
@@ -282,14 +360,37 @@ def imperative(clause: str) -> str | None:
         f"{low} {rest}",
     ):
         return None
-    if not therapist_clause_ok(rest):
+    # What the therapist suggests the client say is the client's own words: quote it, so its "me"
+    # and "my" stay the client's ("try saying 'let me check my calendar' before you agree").
+    quote = re.search(
+        r"\bsay(?:ing)?,?\s+((?:let me|i'll|i will|i need|i can't|i'm|i am|no\b|not right now|maybe later)[^,;]*?)(?=\s(?:before|when|if|whenever|instead|to your|to them|to him|to her)\b|[,;]|$)",
+        rest,
+        re.IGNORECASE,
+    )
+    if quote:
+        rest = rest[: quote.start(1)] + "“" + capitalise(quote.group(1)) + "”" + rest[quote.end(1) :]
+    # "the breathing we practised today" is the client's too.
+    rest = re.sub(
+        r"\bwe (practised|practiced|talked about|discussed|did|tried|went over|looked at)\b",
+        r"you \1 together",
+        rest,
+        flags=re.IGNORECASE,
+    )
+    unquoted = re.sub(r"“[^”]*”", "", rest)
+    if not therapist_clause_ok(unquoted):
         # "Come back in a week when we have the check-up": keep the ask, drop the tail that speaks
         # for the therapist.
-        head = re.split(r"\s(?:when|so that|so we|because|and then|and you can|and let|where|which|and we|and i)\b", rest, maxsplit=1)[0]
+        head = re.split(
+            r"\s(?:when|so that|so we|because|and then|and you can|and let|where|which|and we|and i)\b",
+            rest,
+            maxsplit=1,
+        )[0]
         if head == rest or not therapist_clause_ok(head):
             return None
         rest = head
-    rest = re.sub(r"\b(and )?then you(?:'re| are) (?:going to|gonna)\s+", r"\1then ", rest, flags=re.IGNORECASE)
+    rest = re.sub(
+        r"\b(and )?then you(?:'re| are) (?:going to|gonna)\s+", r"\1then ", rest, flags=re.IGNORECASE
+    )
     out = f"{first} {rest}".strip()
     if condition:
         out = f"{out}, {lower_first(condition)}"
@@ -302,8 +403,9 @@ _NOT_VERBS = frozenset(
 )
 
 
+# "Do ten minutes of breathing" is an instruction, so "do" is not among them.
 _AUXILIARIES = frozenset(
-    "is are was were be been am do does did have has had can could would should will may might must shall".split()
+    "is are was were be been am does did have has had can could would should will may might must shall".split()
 )
 
 

@@ -1,3 +1,5 @@
+# Pattern tables read best one pattern per line, even when a pattern is long.
+# ruff: noqa: E501
 """The local recap engine: offline, rule-based, built on who said what and what it does.
 
 Pipeline:
@@ -41,7 +43,7 @@ from .base import (
     validate,
 )
 from .text import clean_sentences, content_stems
-from .topics import TopicWeight, session_nouns, session_topics
+from .topics import SAFETY_TOPICS, TopicWeight, catalogue, session_nouns, session_topics
 
 # How many next steps a person can hold in mind for a week; the validator's cap is a hard limit.
 NEXT_STEPS_WANTED = min(NEXT_STEPS_MAX, 6)
@@ -166,7 +168,10 @@ def _dedupe(items: list[_Item], threshold: float = 0.5) -> list[_Item]:
     kept: list[_Item] = []
     for item in sorted(items, key=lambda i: -i.score):
         for other in kept:
-            if _jaccard(item.stems, other.stems) >= threshold or item.text.casefold() == other.text.casefold():
+            if (
+                _jaccard(item.stems, other.stems) >= threshold
+                or item.text.casefold() == other.text.casefold()
+            ):
                 other.sources |= item.sources
                 break
         else:
@@ -191,9 +196,13 @@ _REPORTED = re.compile(
     r"every time|whenever|always|usually|used to|each time|last time|promised myself|swore)\b",
     re.IGNORECASE,
 )
+# Numbers count as detail only as quantities ("three times a week", "20 minutes", "at ten"): a bare
+# "one" ("I have one somewhere") is not a detail of a plan.
 _SPECIFIC = re.compile(
-    r"\b(?:every|each|once|twice|daily|weekly|nightly|\d+|one|two|three|four|five|six|seven|eight|nine|ten|"
-    r"fifteen|twenty|thirty|forty|half an hour|an hour|times? a (?:day|week|month)|a (?:day|week|night|month)|"
+    r"\b(?:every|each|once|twice|daily|weekly|nightly|\d+(?::\d\d)?|"
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty)(?= (?:times|minutes|hours|days|nights|weeks|drinks|cigarettes|o'clock|a day|a week|pm|am)\b)|"
+    r"at (?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)|"
+    r"half an hour|an hour|times? a (?:day|week|month)|a (?:day|week|night|month)|"
     r"per (?:day|week)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|weekends|weekdays|"
     r"tomorrow|tonight|this week|next week|morning|mornings|evening|evenings|night|nights|bedtime|before bed|"
     r"after (?:lunch|dinner|work|school|breakfast)|no more than|less than|at least|minutes|hours|days|weeks|"
@@ -209,7 +218,9 @@ _RETURN_TO = re.compile(
 )
 # The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
 # summary as if they were a finding.
-_SELF_CRITICAL = re.compile(r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I)
+_SELF_CRITICAL = re.compile(
+    r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I
+)
 # A therapist's summary of the client's own plan ("you have a plan to…", "you're going to…").
 _PLAN_SUMMARY = re.compile(
     r"\byou(?:'ve| have)? (?:\w+ )?(?:got )?(?:a|this|your) (?:\w+ )?(?:plan|goal) (?:to|of)\b|\byou(?:'re| are) (?:going to|gonna|planning to|"
@@ -259,7 +270,13 @@ class _Session:
         return [tw for tw in self.topics if near.intersection(tw.mentions)]
 
     def client_clause(
-        self, sent: Sent, cue: re.Pattern[str] | None = None, max_words: int = 14, *, require_you: bool = True
+        self,
+        sent: Sent,
+        cue: re.Pattern[str] | None = None,
+        max_words: int = 14,
+        *,
+        require_you: bool = True,
+        start_you: bool = False,
     ) -> str | None:
         """The client's sentence, or its clause with the cue, in the second person. ``require_you``
         keeps only clauses about the person themself ("you…"); a plan ("no more than 18 a week")
@@ -275,6 +292,8 @@ class _Session:
             if not C.usable(part, max_words=max_words, unsure=sent.unsure) or sent.unsure_whole:
                 continue
             swapped = C.second_person(part)
+            if swapped and start_you and not re.match(r"^you(?:r|'re|'ve|'ll|'d)?\b", swapped, re.I):
+                continue
             if swapped and (
                 not require_you
                 or re.search(r"\byou\b|\byour\b|\byou're\b|\byou've\b|\byou'll\b|\byou'd\b", swapped, re.I)
@@ -333,14 +352,26 @@ class _Session:
     def themes(self) -> list[Theme]:
         top = self.topics[0].weight if self.topics else 1.0
         chosen = [tw for tw in self.topics if tw.weight >= 0.15 * top][: THEMES_MAX - 1]
+        # Self-harm and suicide are always named when the client spoke of them, however briefly.
+        safety = [tw for tw in self.topics if tw.topic.id in SAFETY_TOPICS and tw not in chosen]
+        chosen = (safety + chosen)[: THEMES_MAX - 1] if safety else chosen
         nouns = session_nouns(self.seg_texts, [s.speaker for s in self.segs], exclude=self._vocatives())
         # A noun's weight is its mentions, on the topics' scale (a mention is worth about one unit).
-        weighted: list[tuple[str, float, list[int]]] = [(tw.topic.label, tw.weight, tw.mentions) for tw in chosen]
+        weighted: list[tuple[str, float, list[int]]] = [
+            (tw.topic.label, tw.weight, tw.mentions) for tw in chosen
+        ]
         weighted += [(C.capitalise(word), 1.2 * len(where), where) for word, where in nouns]
+        floor = max((w for _, w, _ in weighted), default=1.0)
+        # Safety topics sort with the heaviest: they are rarely long, but they matter most.
+        weighted = [(label, floor if _is_safety_label(label) else w, where) for label, w, where in weighted]
         weighted = sorted(weighted, key=lambda w: -w[1])[:THEMES_MAX]
         total = sum(w for _, w, _ in weighted) or 1.0
         return [
-            Theme(label=label, share=round(weight / total, 3), sources=sorted({self.segs[i].start for i in where}))
+            Theme(
+                label=label,
+                share=round(weight / total, 3),
+                sources=sorted({self.segs[i].start for i in where}),
+            )
             for label, weight, where in weighted
         ]
 
@@ -366,7 +397,11 @@ class _Session:
                 if not nxt.acts & {"advice", "options", "negotiation"}:
                     continue
                 part = C.strip_hedges(nxt.text)
-                if C.therapist_clause_ok(part) and C.usable(part, max_words=12, unsure=nxt.unsure) and "?" not in part:
+                if (
+                    C.therapist_clause_ok(part)
+                    and C.usable(part, max_words=12, unsure=nxt.unsure)
+                    and "?" not in part
+                ):
                     clause = part.rstrip(".!")
             if clause and not set(content_stems(clause)) <= set(content_stems(have)):
                 return C.sentence(clause), {nxt.start}
@@ -375,8 +410,13 @@ class _Session:
     def next_steps(self) -> list[_Item]:
         items: list[_Item] = []
         used: set[int] = set()
+        self._consumed: set[int] = set()
         for sent in self.sents:
-            if sent.speaker == "therapist" and sent.acts & {"advice", "options", "negotiation"}:
+            if sent.idx in self._consumed:
+                continue
+            if sent.speaker == "therapist" and (
+                sent.acts & {"advice", "options", "negotiation"} or self._instruction(sent)
+            ):
                 item = self._suggestion_step(sent)
                 if item:
                     items.append(item)
@@ -406,7 +446,11 @@ class _Session:
             for s in self.sents[max(0, anchor.idx - 4) : anchor.idx + 5]:
                 if s.negated or "question" in s.acts or "sustain" in s.acts:
                     continue
-                relevant = s.acts & ({"advice", "options", "negotiation"} if s.speaker == "therapist" else {"change", "commitment"})
+                relevant = s.acts & (
+                    {"advice", "options", "negotiation"}
+                    if s.speaker == "therapist"
+                    else {"change", "commitment"}
+                )
                 if relevant and stems & set(s.stems):
                     out.add(s.start)
         return out
@@ -417,7 +461,10 @@ class _Session:
         if not reply or reply[0].speaker == "therapist":
             return "", []
         head = reply[:2]
-        if any(s.acts & {"decline", "sustain"} or (s.negated and not s.acts & {"change", "commitment"}) for s in head):
+        if any(
+            s.acts & {"decline", "sustain"} or (s.negated and not s.acts & {"change", "commitment"})
+            for s in head
+        ):
             return "declined", reply
         if any(s.acts & {"agree", "commitment", "change"} for s in head):
             return "agreed", reply
@@ -453,12 +500,17 @@ class _Session:
         if re.match(r"^(?:what|how|which|where|when|why)\b", what, re.IGNORECASE):
             return None
         sources = {sent.start}
+        more, more_sents = self._continuation(sent, what)
+        if more:
+            what = f"{what.rstrip('.')}. {more}"
+            sources |= {s.start for s in more_sents}
+            self._consumed.update(s.idx for s in more_sents)
         if answer == "agreed":
             text = C.sentence(what)
             sources |= {s.start for s in reply[:2]}
             score = 1.0
         else:
-            if "advice" not in sent.acts:
+            if "advice" not in sent.acts and not self._instruction(sent):
                 return None
             text = f"Your therapist suggested you {C.lower_first(what).rstrip('.')}."
             score = 0.6
@@ -467,6 +519,37 @@ class _Session:
             text = f"{text.rstrip('.')}. {detail}"
             sources |= detail_src
         return _Item(text, sources, score + 0.3 * sent.pos, sent.start, content_stems(text))
+
+    def _instruction(self, sent: Sent) -> bool:
+        """An instruction for later, not for now: imperative, and with a when, how often or an if
+        ("If a work thought comes, write it down"). "Take a breath" in the room has none."""
+        if sent.text.rstrip().endswith("?") or not C.imperative(sent.text):
+            return False
+        # "Waking up at three and your mind goes to the list" restates; it does not instruct.
+        if re.match(r"^\w+ing\b", C.strip_hedges(sent.text)):
+            return False
+        return bool(
+            _SPECIFIC.search(sent.text)
+            or re.match(r"^(?:(?:and|so)\s+)?(?:if|when|whenever)\b", sent.text, re.I)
+        )
+
+    def _continuation(self, sent: Sent, what: str) -> tuple[str, list[Sent]]:
+        """The rest of a suggestion said in the same breath: "Try a wind-down routine this week. At
+        ten, put your phone in the kitchen. Then do ten minutes of the breathing." Each following
+        sentence of the turn that is itself an instruction joins the step (up to two)."""
+        out: list[str] = []
+        used: list[Sent] = []
+        words = C.word_count(what)
+        for nxt in self.sents[sent.idx + 1 : sent.idx + 3]:
+            if nxt.turn != sent.turn or nxt.text.rstrip().endswith("?"):
+                break
+            step = C.imperative(nxt.text)
+            if not step or not C.usable(step, min_words=3, max_words=40) or words + C.word_count(step) > 70:
+                break
+            out.append(C.sentence(step))
+            used.append(nxt)
+            words += C.word_count(step)
+        return " ".join(out), used
 
     def _confirmed_plan(self, sent: Sent) -> _Item | None:
         """The therapist sums up the client's plan and the client confirms it: "So you have a plan to
@@ -478,21 +561,29 @@ class _Session:
         clause = self.therapist_clause(sent, 20)
         if not clause or not _PLAN_SUMMARY.search(clause) or _VAGUE_OBJECT.search(clause):
             return None
-        verb = re.search(r"\b(?:to|gonna|could|can)\s+(?:at least |really |just |also )?(\w+)", clause[_PLAN_SUMMARY.search(clause).start():])
-        if not verb or verb.group(1).lower() in ("be", "get", "feel", "have") or not C._looks_like_verb(verb.group(1).lower()):
+        verb = re.search(
+            r"\b(?:to|gonna|could|can)\s+(?:at least |really |just |also )?(\w+)",
+            clause[_PLAN_SUMMARY.search(clause).start() :],
+        )
+        if (
+            not verb
+            or verb.group(1).lower() in ("be", "get", "feel", "have")
+            or not C._looks_like_verb(verb.group(1).lower())
+        ):
             return None
         sources = {sent.start} | {s.start for s in reply[:2]}
         text = C.sentence(clause)
         return _Item(text, sources, 0.95 + 0.3 * sent.pos, sent.start, content_stems(text))
 
     def _bare_ask(self, sent: Sent) -> str | None:
-        """"You need to quit." says what only with the session's topic: "Quit smoking"."""
+        """ "You need to quit." says what only with the session's topic: "Quit smoking"."""
         what = C.imperative(sent.text)
         if not what or not re.match(r"^(?:quit|stop|cut down|cut back|give up)\.?$", what, re.I):
             return None
         behaviours = [tw for tw in self.topics if tw.topic.id in _BEHAVIOURS]
         if not behaviours:
             return None
+
         # The behaviour mentioned closest before the ask is the one it is about.
         def distance(tw: TopicWeight) -> int:
             before = [sent.seg - i for i in tw.mentions if i <= sent.seg]
@@ -509,8 +600,8 @@ class _Session:
         if "question" in sent.acts or sent.text.rstrip().endswith("?") or _REPORTED.search(sent.text):
             return None
         before = self.turn_before(sent)
-        planning = bool(before) and before[0].speaker == "therapist" and any(
-            "negotiation" in s.acts for s in before
+        planning = (
+            bool(before) and before[0].speaker == "therapist" and any("negotiation" in s.acts for s in before)
         )
         commitment = "commitment" in sent.acts
         late = sent.pos >= 0.6
@@ -537,11 +628,18 @@ class _Session:
                 return None
             # "You're gonna go hang out with friends" early on is narrative; a decision is late in the
             # session, or an answer to a planning question, or says so ("I've decided").
-            if modal.strip() in ("'ll", "will", "are going to", "'re going to", "'re gonna", "are gonna") and not (
-                planning or late or "commitment" in sent.acts and sent.pos >= 0.4
-            ):
+            if modal.strip() in (
+                "'ll",
+                "will",
+                "are going to",
+                "'re going to",
+                "'re gonna",
+                "are gonna",
+            ) and not (planning or late or "commitment" in sent.acts and sent.pos >= 0.4):
                 return None
-            if verb in ("be", "have", "get") and not re.match(r"^(?:have|get) (?:to|a|an|my|your|the|rid|help|back|up|out|some)\b", low[intent.start(2) :]):
+            if verb in ("be", "have", "get") and not re.match(
+                r"^(?:have|get) (?:to|a|an|my|your|the|rid|help|back|up|out|some)\b", low[intent.start(2) :]
+            ):
                 return None
             if not C._looks_like_verb(verb):
                 return None
@@ -575,7 +673,9 @@ class _Session:
         for sent in self.sents:
             if sent.speaker == "therapist":
                 # A deferral said in the same breath as a question belongs to the asking.
-                asking = any(o.seg == sent.seg and o.text.rstrip().endswith("?") for o in self.turns[sent.turn])
+                asking = any(
+                    o.seg == sent.seg and o.text.rstrip().endswith("?") for o in self.turns[sent.turn]
+                )
                 if "deferral" in sent.acts and not asking and _RETURN_TO.search(sent.text):
                     item = self._therapist_deferral(sent)
                     if item:
@@ -588,7 +688,9 @@ class _Session:
             elif "deferral" in sent.acts and not sent.negated and _RETURN_TO.search(sent.text):
                 clause = self.client_clause(sent, A.DEFERRAL, 16)
                 if clause:
-                    items.append(_Item(C.sentence(clause), {sent.start}, 0.8, sent.start, content_stems(clause)))
+                    items.append(
+                        _Item(C.sentence(clause), {sent.start}, 0.8, sent.start, content_stems(clause))
+                    )
         return _top(_dedupe(items, 0.5), QUESTIONS_MAX)
 
     def _therapist_deferral(self, sent: Sent) -> _Item | None:
@@ -601,7 +703,9 @@ class _Session:
             flags=re.IGNORECASE,
         ).strip(" ,")
         core = re.sub(r"^(?:so|and|then|okay|ok|maybe|perhaps),?\s+", "", core, flags=re.IGNORECASE)
-        core = re.sub(r"\b(?:definitely|certainly|really|also|maybe|perhaps)\s+", "", core, flags=re.IGNORECASE)
+        core = re.sub(
+            r"\b(?:definitely|certainly|really|also|maybe|perhaps)\s+", "", core, flags=re.IGNORECASE
+        )
         core = re.sub(
             r"^(?:let's|we (?:can|could|will|'ll|should)|i(?:'d| would) like (?:us )?to|i(?:'m| am) hoping (?:that )?(?:we can)?|i hope (?:we can)?)\s+",
             "",
@@ -610,7 +714,11 @@ class _Session:
         )
         core = core.rstrip(".!")
         near = self.topics_near(sent, 6)
-        if C.usable(core, min_words=2, max_words=16) and C.therapist_clause_ok(core) and not _VAGUE_OBJECT.search(core):
+        if (
+            C.usable(core, min_words=2, max_words=16)
+            and C.therapist_clause_ok(core)
+            and not _VAGUE_OBJECT.search(core)
+        ):
             verb = core.split()[0].lower()
             if C._looks_like_verb(verb) and not verb.endswith("ed"):
                 return _Item(
@@ -641,27 +749,44 @@ class _Session:
         if not (deferred or unanswered or request):
             return None
         text = C.strip_hedges(sent.text)
-        if not text.endswith("?") or not C.usable(text, min_words=4, max_words=25, unsure=sent.unsure) and not (
-            C.word_count(text) <= 25 and not sent.unsure_whole and text.endswith("?")
+        if (
+            not text.endswith("?")
+            or not C.usable(text, min_words=4, max_words=25, unsure=sent.unsure)
+            and not (C.word_count(text) <= 25 and not sent.unsure_whole and text.endswith("?"))
         ):
             return None
-        if sent.unsure_whole or (sent.unsure and any(w.strip("?,.").lower() in sent.unsure for w in text.split())):
+        if sent.unsure_whole or (
+            sent.unsure and any(w.strip("?,.").lower() in sent.unsure for w in text.split())
+        ):
             return None
         if len(content_stems(text)) < 2:
             return None
         sources = {sent.start} | {r.start for r in therapist_reply[:1] if "deferral" in r.acts}
-        return _Item(C.capitalise(text), sources, 1.2 if (deferred or request) else 0.7, sent.start, content_stems(text))
+        return _Item(
+            C.capitalise(text),
+            sources,
+            1.2 if (deferred or request) else 0.7,
+            sent.start,
+            content_stems(text),
+        )
 
     # Insights ----------------------------------------------------------------------------------------
 
     def insights(self) -> list[_Item]:
         items: list[_Item] = []
         for sent in self.sents:
-            if sent.client and "realisation" in sent.acts and not sent.negated and "question" not in sent.acts:
-                clause = self.client_clause(sent, A._REALISATION, 18)
-                if clause and len(content_stems(clause)) >= 2:
+            if sent.client and "realisation" in sent.acts and "question" not in sent.acts:
+                clause = self.client_clause(sent, A._REALISATION, 18, start_you=True)
+                line = _realised(clause) if clause else None
+                if line and content_stems(clause):
                     items.append(
-                        _Item(f"You realised {_that(clause)}.", {sent.start}, 1.0, sent.start, content_stems(clause))
+                        _Item(
+                            line,
+                            {sent.start},
+                            1.0,
+                            sent.start,
+                            content_stems(clause),
+                        )
                     )
             elif (
                 sent.client
@@ -671,10 +796,16 @@ class _Session:
                 and not sent.hypothetical
                 and "question" not in sent.acts
             ):
-                clause = self.client_clause(sent, A._PROBLEM_RECOGNITION, 16)
+                clause = self.client_clause(sent, A._PROBLEM_RECOGNITION, 16, start_you=True)
                 if clause and len(content_stems(clause)) >= 2:
                     items.append(
-                        _Item(f"You noticed {_that(clause)}.", {sent.start}, 0.8 + 0.2 * sent.pos, sent.start, content_stems(clause))
+                        _Item(
+                            f"You noticed {_that(clause)}.",
+                            {sent.start},
+                            0.8 + 0.2 * sent.pos,
+                            sent.start,
+                            content_stems(clause),
+                        )
                     )
             elif sent.speaker == "therapist" and "reflection_complex" in sent.acts:
                 clause = self.therapist_clause(sent)
@@ -702,11 +833,14 @@ class _Session:
                 continue
             if sent.speaker == "therapist":
                 # The therapist's own "I"/"we" makes it their view or a proposal, not a reflection.
+                opening = _REFLECTIVE_OPENING.match(C.strip_vocatives(sent.text))
+                body = C.strip_vocatives(sent.text)[opening.end() :] if opening else ""
+                strong = bool(opening) and bool(_STRONG_REFLECTION.search(opening.group(0)))
                 if (
                     "reflection_complex" in sent.acts
-                    and re.search(r"\byou", sent.text, re.I)
-                    and sent.words >= 14
-                    and C.therapist_clause_ok(sent.text)
+                    and opening
+                    and (sent.words >= 14 or (strong and sent.words >= 9))
+                    and C.therapist_clause_ok(body)
                 ):
                     scored.append((0.9 + 0.005 * min(sent.words, 40), sent, "reflection"))
                 continue
@@ -727,7 +861,9 @@ class _Session:
             # A session about why change is hard: its reasons are its heart, so they may be Moments.
             scored += [(0.5, s, "sustain") for s in sustain]
         if len(scored) < 2:
-            scored += [(0.4, s, "feeling") for s in client if "feeling" in s.acts and s.quotable and s.words >= 6]
+            scored += [
+                (0.4, s, "feeling") for s in client if "feeling" in s.acts and s.quotable and s.words >= 6
+            ]
         scored.sort(key=lambda x: -x[0])
         gap = max(15.0, self.duration / (wanted * 3))
         chosen: list[tuple[Sent, str]] = []
@@ -756,11 +892,14 @@ class _Session:
 
     # Summary ------------------------------------------------------------------------------------------
 
-    def summary(self, next_steps: list[_Item], insights: list[_Item], questions: list[_Item]) -> list[SourcedText]:
+    def summary(
+        self, next_steps: list[_Item], insights: list[_Item], questions: list[_Item]
+    ) -> list[SourcedText]:
         out: list[SourcedText] = []
-        if self.topics:
-            top = self.topics[: 3 if len(self.topics) >= 3 else len(self.topics)]
-            top = [tw for tw in top if tw.weight >= 0.25 * self.topics[0].weight]
+        if [tw for tw in self.topics if tw.topic.id not in SAFETY_TOPICS]:
+            # Self-harm and suicide get their own, gentler sentence below, not a place in a list.
+            others = [tw for tw in self.topics if tw.topic.id not in SAFETY_TOPICS]
+            top = [tw for tw in others[:3] if tw.weight >= 0.25 * others[0].weight] if others else []
             phrases = [tw.topic.phrase for tw in top]
             sources = {self.segs[self._named_mention(tw)].start for tw in top}
             out.append(SourcedText(text=f"This session was about {_join(phrases)}.", sources=sorted(sources)))
@@ -773,11 +912,14 @@ class _Session:
                     (
                         s
                         for s in self.sents
-                        if s.client and "feeling" in s.acts and not s.negated and not _SELF_CRITICAL.search(s.text)
+                        if s.client
+                        and "feeling" in s.acts
+                        and not s.negated
+                        and not _SELF_CRITICAL.search(s.text)
                     ),
                     key=lambda s: -len(s.stems),
                 )
-                if (c := self.client_clause(s, A._FEELING, 11))
+                if (c := self.client_clause(s, A._FEELING, 11, start_you=True))
             ),
             None,
         )
@@ -807,7 +949,9 @@ class _Session:
                 line = first
             elif first.startswith(("Your plan: ", "Your goal: ")):
                 line = f"You settled on a {'goal' if first.startswith('Your goal') else 'plan'}: {first.split(': ', 1)[1]}"
-            elif re.match(r"^you(?:'ll| will| are going to|'re going to|'re gonna| are gonna| decided)\b", low):
+            elif re.match(
+                r"^you(?:'ll| will| are going to|'re going to|'re gonna| are gonna| decided)\b", low
+            ):
                 line = f"You decided that {C.lower_first(first)}"
             elif re.match(r"^you (?:could|can|might)\b", low):
                 line = f"One idea you came up with: {C.lower_first(first)}"
@@ -818,21 +962,37 @@ class _Session:
             out.append(SourcedText(text=C.sentence(_cap_words(line, 16)), sources=sorted(best.sources)))
 
         safety_text = S.summary_sentence(self.safety)
+        if safety_text and not out:
+            safety_text = safety_text.replace("You also spoke", "You spoke")
         if safety_text:
-            out.insert(min(2, len(out)), SourcedText(text=safety_text, sources=sorted({m.start for m in self.safety if m.affirmed})))
+            out.insert(
+                min(2, len(out)),
+                SourcedText(text=safety_text, sources=sorted({m.start for m in self.safety if m.affirmed})),
+            )
 
         if questions and len(out) < 6:
             q = max(questions, key=lambda i: i.score)
             near = [tw for tw in self.topics if any(self.segs[m].start in q.sources for m in tw.mentions)]
-            if near:
+            if q.text.endswith("?") and C.word_count(q.text) <= 10:
+                out.append(
+                    SourcedText(
+                        text=f"You want to bring back your question: “{q.text}”", sources=sorted(q.sources)
+                    )
+                )
+            elif q.text.startswith("Your therapist proposed to "):
+                plan = q.text[len("Your therapist proposed to ") :].rstrip(".")
+                out.append(SourcedText(text=f"Your therapist proposed to {plan}.", sources=sorted(q.sources)))
+            elif near:
                 line = f"Next time, you and your therapist plan to come back to {near[0].topic.phrase}."
                 mention = self.segs[self._named_mention(near[0])].start
                 out.append(SourcedText(text=line, sources=sorted(q.sources | {mention})))
 
-
         if len(out) < 3:
-            for sent in sorted((s for s in self.sents if s.client and s.acts & {"change", "sustain"}), key=lambda s: -len(s.stems)):
-                clause = self.client_clause(sent, None, 11)
+            for sent in sorted(
+                (s for s in self.sents if s.client and s.acts & {"change", "sustain"}),
+                key=lambda s: -len(s.stems),
+            ):
+                clause = self.client_clause(sent, None, 11, start_you=True)
                 if clause:
                     out.append(SourcedText(text=f"You said {_that(clause)}.", sources=[sent.start]))
                     break
@@ -857,11 +1017,11 @@ class _Session:
         if "question" in sent.acts:
             return None
         cue = "realisation" in sent.acts
-        clause = self.client_clause(sent, None, 16)
+        clause = self.client_clause(sent, None, 16, start_you=True)
         if not clause or len(content_stems(clause)) < 2:
             return None
         if cue:
-            return f"You realised {_that(clause)}."
+            return _realised(clause)
         if "feeling" in sent.acts:
             return f"You said {_that(clause)}."
         if sent.acts & {"change", "commitment", "sustain"}:
@@ -986,6 +1146,15 @@ class _Session:
 # What "quit"/"cut down" is about, for a behaviour topic.
 _BEHAVIOURS = {"alcohol": "drinking", "smoking": "smoking", "drug_use": "using drugs", "gambling": "gambling"}
 
+# How a reflection opens: on the client ("You…", "So you…") or with a reflective lead.
+_REFLECTIVE_OPENING = re.compile(
+    r"^(?:(?:so|and|okay|ok|yeah|well|right|mm-hmm|it's okay),?\s+)*(?:you(?:'re|'ve|'d|'ll)?\b|your\b|part of you|"
+    r"(?:it )?sounds (?:to me )?like|it seems|it feels like|what i(?:'m| am) hearing|on (?:the )?one hand|i(?:'m| am) hearing)",
+    re.IGNORECASE,
+)
+
+_STRONG_REFLECTION = re.compile(r"sounds|seems|feels like|part of you|hearing|one hand", re.IGNORECASE)
+
 _MOMENT_LABELS = {
     "realisation": "Something you realised",
     "commitment": "Something you decided",
@@ -1013,6 +1182,49 @@ def _change_kind(text: str) -> str | None:
     return None
 
 
+def _is_safety_label(label: str) -> bool:
+    return any(t.label == label and t.id in SAFETY_TOPICS for t in catalogue().topics)
+
+
+def _realised(clause: str) -> str | None:
+    """A client's realisation, written as one: "you never noticed how much saying yes starts it" ->
+    "You noticed how much saying yes starts it"; "you realised now that you say yes…" -> "You
+    realised that you say yes…". A bare "that makes sense" says nothing on its own: None."""
+    m = re.match(
+        r"^you (?:had |have )?(?:never|hadn't|had not|didn't|did not) (?:really |even )?(noticed|notice|realised|realized|realise|realize|thought about|connected|seen|saw|knew)\b\s*(?:that |before that |before )?(.*)$",
+        clause,
+        re.IGNORECASE,
+    )
+    if m:
+        verb = _PAST.get(m.group(1).lower(), m.group(1).lower())
+        rest = m.group(2).rstrip(".")
+        return C.sentence(f"You {verb} {rest}") if C.word_count(rest) >= 3 else None
+    m = re.match(
+        r"^you (?:just |now |finally |really )?(realised|realized|noticed|see|can see|figured out|worked out|understand)\b(?: (?:just )?now)?\s*(?:that )?(.*)$",
+        clause,
+        re.IGNORECASE,
+    )
+    if m:
+        verb = _PAST.get(m.group(1).lower(), m.group(1).lower())
+        rest = m.group(2).rstrip(".")
+        return C.sentence(f"You {verb} that {rest}") if C.word_count(rest) >= 3 else None
+    if re.match(r"^(?:that|it) (?:makes|made) sense", clause, re.IGNORECASE):
+        return None
+    return C.sentence(f"You realised {_that(clause)}")
+
+
+_PAST = {
+    "notice": "noticed",
+    "realise": "realised",
+    "realize": "realised",
+    "realized": "realised",
+    "seen": "saw",
+    "see": "saw",
+    "can see": "saw",
+    "understand": "understood",
+}
+
+
 def _that(clause: str) -> str:
     return C.lower_first(clause.rstrip(".!?"))
 
@@ -1033,7 +1245,9 @@ def _short(text: str, clause_words: int, lead: str) -> str:
     body = body.rstrip(".")
     words = body.split()
     if len(words) > clause_words:
-        pieces = [p for p in [*C.clauses(body), *re.split(r",\s*", body)] if C.usable(p, max_words=clause_words)]
+        pieces = [
+            p for p in [*C.clauses(body), *re.split(r",\s*", body)] if C.usable(p, max_words=clause_words)
+        ]
         if not pieces:
             return ""
         body = pieces[0]
@@ -1042,6 +1256,8 @@ def _short(text: str, clause_words: int, lead: str) -> str:
 
 def _neutral(text: str) -> str:
     """Without speaker labels the recap cannot say who said what: neutral wording instead."""
-    text = re.sub(r"\bYour therapist (?:reflected|suggested|proposed)(?: that| you)?\b", "In the session:", text)
+    text = re.sub(
+        r"\bYour therapist (?:reflected|suggested|proposed)(?: that| you)?\b", "In the session:", text
+    )
     text = re.sub(r"\bYou (?:said|realised|decided)(?: that)?\b", "In the session:", text)
     return text

@@ -1,3 +1,5 @@
+# Pattern tables read best one pattern per line, even when a pattern is long.
+# ruff: noqa: E501
 """Self-harm and suicide: notice when the client speaks of it, and never claim what was not said.
 
 When the client speaks of hurting themselves or of suicide, the recap names it gently in the summary
@@ -34,9 +36,13 @@ _THERAPIST_ASKS = re.compile(
     re.IGNORECASE,
 )
 _NEGATED = re.compile(
-    r"\b(?:never|not|don't|do not|didn't|wouldn't|won't|no|haven't|hasn't|isn't|aren't)\b[^.?!]{0,30}$", re.IGNORECASE
+    r"\b(?:never|not|don't|do not|didn't|wouldn't|won't|no|haven't|hasn't|isn't|aren't)\b[^.?!]{0,30}$",
+    re.IGNORECASE,
 )
-_YES = re.compile(r"^(?:yes|yeah|yep|sometimes|a bit|a little|i have|i do|i did|kind of|sort of|mm-hmm|uh-huh)\b", re.IGNORECASE)
+_YES = re.compile(
+    r"^(?:yes|yeah|yep|sometimes|a bit|a little|i have|i do|i did|kind of|sort of|mm-hmm|uh-huh)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,12 @@ def scan(turns: list[tuple[str, float, str]]) -> list[SafetyMention]:
     for i, (speaker, start, text) in enumerate(turns):
         if speaker == "therapist":
             m = _THERAPIST_ASKS.search(text)
-            if m and i + 1 < len(turns) and turns[i + 1][0] != "therapist" and _YES.match(turns[i + 1][2].strip()):
+            if (
+                m
+                and i + 1 < len(turns)
+                and turns[i + 1][0] != "therapist"
+                and _YES.match(turns[i + 1][2].strip())
+            ):
                 kind = "suicide" if re.search(r"suicid|kill|end", m.group(0), re.IGNORECASE) else "self_harm"
                 out.append(SafetyMention(start=turns[i + 1][1], kind=kind, affirmed=True))
                 out.append(SafetyMention(start=start, kind=kind, affirmed=False))  # where it was asked

@@ -107,7 +107,9 @@ def _parse(data: dict) -> Catalogue:
         label = str(entry.get("label") or "").strip()
         phrase = str(entry.get("phrase") or "").strip()
         if not tid or tid in seen or not label or not phrase or not entry.get("terms"):
-            raise ValueError(f"topics.json: topic {tid or '?'} needs a unique id, a label, a phrase and terms")
+            raise ValueError(
+                f"topics.json: topic {tid or '?'} needs a unique id, a label, a phrase and terms"
+            )
         seen.add(tid)
         topics.append(
             Topic(
@@ -235,7 +237,7 @@ _GENERIC_NOUNS = frozenset(
     counselor doc doctor mom mum dad home house kid kids child children family friend friends school
     work job well sure good deal chance choice option options plan plans goal goals information
     experience experiences group groups term terms form forms community control help call calls cause
-    stop lifestyle thinking saying talk talking rest list""".split()
+    stop lifestyle thinking saying talk talking rest list decision decisions stuff""".split()
 )
 _CALENDAR = frozenset(
     """monday tuesday wednesday thursday friday saturday sunday january february march april may june july
@@ -269,14 +271,22 @@ def session_nouns(
                 if pos:  # capitalised mid-sentence: a name, a place, "Mum"
                     seen_upper.add(low)
                 continue
-            if "'" in low or "’" in low or len(low) < 4 or low in STOPWORDS or low in _GENERIC_NOUNS or low in _CALENDAR or low in exclude:
+            if (
+                "'" in low
+                or "’" in low
+                or len(low) < 4
+                or low in STOPWORDS
+                or low in _GENERIC_NOUNS
+                or low in _CALENDAR
+                or low in exclude
+            ):
                 continue
             lemmas = getAllLemmas(low)
             noun = lemmas.get("NOUN")
             if lemmas and (not noun or low.endswith(("ing", "ed", "ly"))):
                 continue
             # "stop", "call", "help" are verbs as often as nouns; a plural ("rules") is a noun.
-            if noun and "VERB" in lemmas and noun[0] == low:
+            if noun and ("VERB" in lemmas or "ADJ" in lemmas) and noun[0] == low:
                 continue
             base = noun[0] if noun else low
             if base in _GENERIC_NOUNS or base in exclude:

@@ -27,3 +27,16 @@ def percent(share) -> int:
         return round(float(share) * 100)
     except (TypeError, ValueError):
         return 0
+
+
+@register.filter
+def minutes_words(seconds) -> str:
+    """ "221" -> "3 min 41 s": people think of a session in minutes, not in raw seconds."""
+    try:
+        total = max(0, round(float(seconds or 0)))
+    except (TypeError, ValueError):
+        return "0 s"
+    m, s = divmod(total, 60)
+    if not m:
+        return f"{s} s"
+    return f"{m} min {s} s" if s else f"{m} min"

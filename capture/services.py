@@ -197,6 +197,10 @@ def capture_window_done(*, window_id, segments: list[dict]) -> CaptureWindow | N
                     start=seg["start"],
                     end=seg["end"],
                     text=seg["text"],
+                    # Optional: a task queued by a worker from before they were kept sends none.
+                    avg_logprob=seg.get("avg_logprob"),
+                    no_speech_prob=seg.get("no_speech_prob"),
+                    unsure=[list(span) for span in seg.get("unsure") or ()],
                 )
                 for i, seg in enumerate(segments)
             ],

@@ -19,6 +19,12 @@ class TranscriptSegment(models.Model):
     start = models.FloatField()
     end = models.FloatField()
     text = EncryptedTextField()
+    # The recogniser's confidence, so the recap never quotes words it was unsure of. Null on rows
+    # written before it was kept. `unsure` holds [start, end) character offsets into `text`, no words:
+    # offsets say nothing about what was said, so unlike `text` they need no encryption.
+    avg_logprob = models.FloatField(null=True)
+    no_speech_prob = models.FloatField(null=True)
+    unsure = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -41,7 +41,18 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         ).exists():
             return None
         rows = list(TranscriptSegment.objects.filter(session=session).order_by("start", "channel"))
-        segments = [Segment(speaker=r.speaker, start=r.start, end=r.end, text=r.text) for r in rows]
+        segments = [
+            Segment(
+                speaker=r.speaker,
+                start=r.start,
+                end=r.end,
+                text=r.text,
+                avg_logprob=r.avg_logprob,
+                no_speech_prob=r.no_speech_prob,
+                unsure=tuple(tuple(s) for s in (r.unsure or [])),
+            )
+            for r in rows
+        ]
         fault_point("recap_build", detail=lambda: " ".join(s.text for s in segments))  # test-only: faults.py
         engine = get_engine(engine_name)
         result = engine.build(segments)

@@ -41,6 +41,9 @@ def transcribe_window(window_id: str) -> None:
             "start": round(pieces_to_session_time(window.pieces, p.start), 2),
             "end": round(pieces_to_session_time(window.pieces, p.end), 2),
             "text": p.text,
+            "avg_logprob": p.avg_logprob,
+            "no_speech_prob": p.no_speech_prob,
+            "unsure": [list(span) for span in p.unsure],
         }
         for p in transcribe_pcm(pcm)
     ]

@@ -6,6 +6,7 @@ directory or a size already in the local cache."""
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,11 +23,26 @@ HALLUCINATIONS = re.compile(
 )
 
 
+# A word below this probability is marked unsure and the recap never quotes it. faster-whisper's word
+# probability is the mean of its tokens' probabilities. On espeak speech with tiny.en the words it got
+# wrong ("try and reading exercise" for "try a breathing exercise") scored 0.21-0.44, correct content
+# words scored 0.8-1.0, and the correct words below 0.5 were short function words ("the", "my"). 0.5
+# errs towards not quoting: a lost quote costs little, a wrong word in someone's own quote costs trust.
+UNSURE_WORD_PROBABILITY = 0.5
+
+
 @dataclass(frozen=True)
 class Piece:
+    """``unsure``: [start, end) character spans of ``text`` holding words the recogniser was unsure
+    of. ``avg_logprob`` and ``no_speech_prob`` belong to the decode the piece came from (faster-whisper
+    shares them among every piece of one 30 s decode), so only ``unsure`` singles out words."""
+
     start: float
     end: float
     text: str
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    unsure: tuple[tuple[int, int], ...] = ()
 
 
 def model_path() -> str:
@@ -74,6 +90,31 @@ def is_hallucination(
     return compression_ratio > 2.4 or _repeats_itself(text)
 
 
+def unsure_spans(
+    text: str, words: Iterable[tuple[str, float]], *, threshold: float = UNSURE_WORD_PROBABILITY
+) -> tuple[tuple[int, int], ...]:
+    """Character spans of `text` (the stripped segment text) of the words whose probability is below
+    `threshold`. `words` are faster-whisper's (word, probability) in order; each word carries its
+    leading space and may have punctuation merged into it, so it is found by searching forward from
+    the previous word. If an unsure word cannot be found (the decoded text and the words disagree),
+    the whole text is unsure: a span that misses the doubtful word would let the recap quote it."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for word, probability in words:
+        needle = word.strip()
+        if not needle:
+            continue
+        at = text.find(needle, cursor)
+        if at < 0:
+            if probability < threshold:
+                return ((0, len(text)),) if text else ()
+            continue  # a sure word we cannot place: nothing to mark, keep the cursor where it is
+        cursor = at + len(needle)
+        if probability < threshold:
+            spans.append((at, cursor))
+    return tuple(spans)
+
+
 def transcribe_pcm(pcm: bytes) -> list[Piece]:
     """PCM16LE 16 kHz mono -> text pieces with times relative to the start of `pcm`."""
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
@@ -87,6 +128,12 @@ def transcribe_pcm(pcm: bytes) -> list[Piece]:
         # cost 6x (bench/window_cost.py); the hallucination filter below handles the bad decodes.
         temperature=0.0,
         vad_filter=False,  # webrtcvad already removed the silence
+        # For word probabilities (the `unsure` spans); the segment-level scores cannot single out a
+        # word, and faster-whisper gives every piece of one decode the same ones. The alignment pass
+        # is the price: with tiny.en int8 on one thread it cost 6-10% on top of the rest of the call's
+        # process CPU (11 s JFK clip 6-7%, 19-25 s espeak windows 8-10%, densest speech highest),
+        # within the 10% budget set for it.
+        word_timestamps=True,
     )
     pieces = []
     for seg in segments:
@@ -98,5 +145,14 @@ def transcribe_pcm(pcm: bytes) -> list[Piece]:
             compression_ratio=seg.compression_ratio,
         ):
             continue
-        pieces.append(Piece(start=float(seg.start), end=float(seg.end), text=text))
+        pieces.append(
+            Piece(
+                start=float(seg.start),
+                end=float(seg.end),
+                text=text,
+                avg_logprob=float(seg.avg_logprob),
+                no_speech_prob=float(seg.no_speech_prob),
+                unsure=unsure_spans(text, ((w.word, float(w.probability)) for w in seg.words or ())),
+            )
+        )
     return pieces

@@ -125,11 +125,22 @@ def test_words_are_in_the_transient_transcript_with_the_right_speaker(
             and len(words(_speaker_text(segs, "therapist")) & words(THERAPIST_TEXT)) >= 4
         ),
     )
+    # The recogniser's confidence is kept with each segment, for the recap to leave unsure words unquoted.
+    confidence = list(
+        TranscriptSegment.objects.filter(session=session).values_list(
+            "text", "avg_logprob", "no_speech_prob", "unsure"
+        )
+    )
     # Stored encrypted: while the session is live, the raw column holds no spoken word.
     with connection.cursor() as cursor:
         cursor.execute("SELECT text FROM recaps_transcriptsegment")
         raw = " ".join(row[0] for row in cursor.fetchall())
     result = capture.stop()
+    assert confidence
+    for text, avg_logprob, no_speech_prob, unsure in confidence:
+        assert avg_logprob is not None and avg_logprob <= 0, confidence
+        assert no_speech_prob is not None and 0 <= no_speech_prob <= 1, confidence
+        assert all(0 <= a < b <= len(text) for a, b in unsure), confidence
     assert raw.startswith("gAAAA") and not words(raw) & (words(CLIENT_TEXT) | words(THERAPIST_TEXT))
     client_text, therapist_text = _speaker_text(segments, "client"), _speaker_text(segments, "therapist")
     assert len(words(client_text) & words(CLIENT_TEXT)) >= 4, segments

@@ -10,7 +10,10 @@ from recaps.engines.base import Segment, get_engine
 
 
 class Command(BaseCommand):
-    help = "Build a recap from a transcript JSON file (list of {speaker, start, end, text}) and print it."
+    help = (
+        "Build a recap from a transcript JSON file (list of {speaker, start, end, text}, optionally "
+        "avg_logprob, no_speech_prob and unsure spans) and print it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("transcript", type=Path)
@@ -28,15 +31,11 @@ class Command(BaseCommand):
             raise CommandError("the transcript must be a JSON list of segments")
         segments = []
         for i, row in enumerate(rows):
+            # from_dict reads the optional confidence keys (avg_logprob, no_speech_prob, unsure) but
+            # defaults missing times and text, which would hide a broken file: check those first.
             try:
-                segments.append(
-                    Segment(
-                        speaker=str(row.get("speaker", "unknown")),
-                        start=float(row["start"]),
-                        end=float(row["end"]),
-                        text=str(row["text"]),
-                    )
-                )
+                float(row["start"]), float(row["end"]), str(row["text"])
+                segments.append(Segment.from_dict(row))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise CommandError(f"segment {i} needs speaker, start, end and text") from exc
         try:

@@ -318,11 +318,11 @@ _SUSTAIN = _rx(
     r"\bi (?:just )?keep (?:doing|going back|drinking|smoking|using)\b",
 )
 _AGREE = re.compile(
-    r"^(?:(?:yeah|yes|yep|yup|sure|okay|ok|alright|all right|right|definitely|absolutely|of course|totally|exactly|mm-hmm|uh-huh|mhm|i think so|that's true|true|sounds good|sounds great|good idea|that makes sense|i can do that|i could do that|i'll do that|i'll try|i will|i can|let's do it|deal|fine|for sure)[,.!\s]*)+(?:i (?:can|could|will|'ll) (?:do|try) (?:that|it|this)[.!]?)?$",
+    r"^(?:(?:oh|yeah|yes|yep|yup|sure|okay|ok|alright|all right|right|definitely|absolutely|of course|totally|exactly|mm-hmm|uh-huh|mhm|i think so|that's true|true|sounds good|sounds great|that sounds good|good idea|that's a good idea|that makes sense|i like that|i love that|i like it|i can do that|i could do that|i'll do that|i'll try|i will|i can|let's do it|deal|fine|for sure)[,.!\s]*)+(?:i (?:can|could|will|'ll) (?:do|try) (?:that|it|this)[.!]?)?$",
     re.IGNORECASE,
 )
 _DECLINE = re.compile(
-    r"^(?:(?:no|nah|nope|not really|i don't know|i dunno|i'm not sure|maybe|i guess|not yet|i don't think so|probably not|i doubt it)[,.!\s]*)+|^(?:i (?:don't|do not) (?:think|know)|i'm not (?:sure|ready)|that won't|that wouldn't|i can't)\b",
+    r"^(?:(?:no|nah|nope|not really|i don't know|i dunno|i'm not sure|not yet|i don't think so|probably not|i doubt it)[,.!\s]*)+(?:$|\b(?!i (?:can|could|will|'ll)\b))|^(?:i (?:don't|do not) (?:think|know)|i'm not (?:sure|ready)|that won't|that wouldn't|i can't)\b",
     re.IGNORECASE,
 )
 _CLIENT_REAL_QUESTION = _rx(

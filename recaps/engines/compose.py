@@ -290,7 +290,7 @@ def imperative(clause: str) -> str | None:
         s = m.group(1)
     # "For the nights, this week, try…": the lead names what the ask is for, the ask comes after it.
     s = re.sub(
-        r"^(?:(?:and|so|now|then|okay|ok)\s+)?(?:(?:for|with|about|as for|on) (?:the|your) [\w' -]{1,25},\s*)?(?:(?:this|next) week,?\s*|tonight,?\s*|today,?\s*)?",
+        r"^(?:(?:and|so|now|then|okay|ok|first|firstly|second|secondly|third|finally|also)\b,?\s+)*(?:(?:for|with|about|as for|when it comes to) [\w' -]{1,30},\s*)?(?:(?:this|next) week,?\s*|tonight,?\s*|today,?\s*)?",
         "",
         s,
         flags=re.IGNORECASE,
@@ -330,10 +330,20 @@ def imperative(clause: str) -> str | None:
     s = re.sub(
         r"\b(and|or|then) (\w+ing)\b", lambda m: f"{m.group(1)} {base_verb(m.group(2)) or m.group(2)}", s
     )
+    past_lead = bool(
+        re.match(r"^\w+ed\b|^(?:kept|took|made|wrote|put|set|went|gave|got)\b", s, re.IGNORECASE)
+    )
     if not s:
         return None
     first, _, rest = s.partition(" ")
     low = first.lower()
+    # "Panic has become the engine…": a noun subject, not an instruction.
+    if re.match(
+        r"^(?:is|are|was|were|has|had|does|did|'s|becomes|became|seems|makes|gets|goes|feels)\b",
+        rest,
+        re.IGNORECASE,
+    ):
+        return None
     if low.endswith("ing") or low in {
         "tried",
         "started",
@@ -391,6 +401,13 @@ def imperative(clause: str) -> str | None:
     rest = re.sub(
         r"\b(and )?then you(?:'re| are) (?:going to|gonna)\s+", r"\1then ", rest, flags=re.IGNORECASE
     )
+    if past_lead:
+        # "what if you kept your phone out and used a timer" -> "keep … and use a timer"
+        rest = re.sub(
+            r"\b(and|or|then) (\w+ed|kept|took|made|wrote|put|set|went|gave|got)\b",
+            lambda m: f"{m.group(1)} {base_verb(m.group(2)) or m.group(2)}",
+            rest,
+        )
     out = f"{first} {rest}".strip()
     if condition:
         out = f"{out}, {lower_first(condition)}"
@@ -418,7 +435,9 @@ def _looks_like_verb(word: str) -> bool:
 
 
 def unsure_words(text: str, spans: tuple[tuple[int, int], ...]) -> frozenset[str]:
-    """Lower-cased words of ``text`` that fall in the recogniser's unsure spans."""
+    """Lower-cased words of ``text`` that fall in the recogniser's unsure spans. A word unsure in one
+    place makes the same word unsure everywhere in that segment: the engine works on cleaned
+    sentences whose offsets no longer match, and erring towards "unsure" only costs a quote."""
     out = set()
     for a, b in spans:
         for w in text[a:b].split():
@@ -426,3 +445,12 @@ def unsure_words(text: str, spans: tuple[tuple[int, int], ...]) -> frozenset[str
             if w:
                 out.add(w)
     return frozenset(out)
+
+
+def content_only(words: frozenset[str]) -> frozenset[str]:
+    """Unsure words that carry meaning. A composed clause is the engine's own paraphrase, not a
+    quote: a doubtful "the" or "my" in it changes nothing a reader relies on, a doubtful "drinks"
+    does. Quotes (Moments) still refuse every unsure word."""
+    from .text import STOPWORDS
+
+    return frozenset(w for w in words if len(w) > 2 and w not in STOPWORDS)

@@ -59,7 +59,8 @@ class Sent:
     end: float
     text: str
     pos: float  # 0..1 through the session, by time
-    unsure: frozenset[str]
+    unsure: frozenset[str]  # every word the recogniser doubted: never in a quote
+    unsure_content: frozenset[str]  # the ones that carry meaning: never in a composed line
     unsure_whole: bool
     acts: set[str] = field(default_factory=set)
     negated: bool = False
@@ -137,6 +138,7 @@ def _sentences(segs: Sequence[Segment]) -> tuple[list[Sent], list[str]]:
             turn += 1
             last_speaker = seg.speaker
         unsure = C.unsure_words(seg.text, seg.unsure)
+        unsure_content = C.content_only(unsure)
         for text in cleaned:
             sents.append(
                 Sent(
@@ -149,6 +151,7 @@ def _sentences(segs: Sequence[Segment]) -> tuple[list[Sent], list[str]]:
                     text=text,
                     pos=(seg.start - t0) / span,
                     unsure=unsure,
+                    unsure_content=unsure_content,
                     unsure_whole=seg.unsure_whole,
                     stems=content_stems(text),
                 )
@@ -218,6 +221,21 @@ _RETURN_TO = re.compile(
 )
 # The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
 # summary as if they were a finding.
+_HOMEWORK_VERBS = (
+    r"try|write|put|keep|set|take|use|make|call|book|pick|practi[cs]e|start|plan|aim|give|leave|switch|swap|"
+    r"limit|avoid|schedule|bring|stop|cut|ask|tell|buy|read|walk|join|turn|spend|eat|drink|text|check|find|"
+    r"record|track|note|list|add|remove|throw|replace|reward|go|do|get|sit down|look into|reach out|talk to"
+)
+_HOMEWORK_VERBS = (
+    r"try|write|put|keep|set|take|use|make|call|book|pick|practi[cs]e|start|plan|aim|give|leave|switch|swap|"
+    r"limit|avoid|schedule|bring|stop|cut|ask|tell|buy|read|walk|join|turn|spend|eat|drink|text|check|find|"
+    r"record|track|note|list|add|remove|throw|replace|reward|go|do|get|sit down|look into|reach out|talk to"
+)
+_IN_THE_ROOM = re.compile(
+    r"^(?:take a (?:deep )?breath|breathe|close your eyes|open your eyes|notice|imagine|picture|sit|relax|"
+    r"tell me|say more|go on|keep going|hold on|wait|look at|listen|think back|remember|let me)\b",
+    re.IGNORECASE,
+)
 _SELF_CRITICAL = re.compile(
     r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I
 )
@@ -234,6 +252,8 @@ _INTENT = re.compile(
     r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|try to|try and|start to|actually)\s+)*(\w+)"
 )
 _VAGUE_OBJECT = re.compile(
+    r"\b(?:some|a few|a couple of) (?:small |little |new )?(?:experiments|things|ideas|strategies|options)(?: for [\w ]{1,20})?\.?$|"
+    r"\bone of (?:those|these|them)\b|\bdo (?:it|that|this|them)(?: together| again| too)?\.?$|\bdo some \w+ing(?: out| up)?\.?$|"
     r"(?:^(?:\S+ ){0,5}\S+ (?:it|that|this|them|those|one|so|too)|\b(?:give it a (?:try|go|shot)|do (?:it|that|this)|try (?:it|that|this)))\.?$",
     re.IGNORECASE,
 )
@@ -289,7 +309,7 @@ class _Session:
             parts = sorted(parts, key=lambda p: 0 if cue.search(p) else 1)
         for part in parts:
             part = C.strip_hedges(part)
-            if not C.usable(part, max_words=max_words, unsure=sent.unsure) or sent.unsure_whole:
+            if not C.usable(part, max_words=max_words, unsure=sent.unsure_content) or sent.unsure_whole:
                 continue
             swapped = C.second_person(part)
             if swapped and start_you and not re.match(r"^you(?:r|'re|'ve|'ll|'d)?\b", swapped, re.I):
@@ -317,7 +337,9 @@ class _Session:
             part = C.strip_hedges(part)
             if not re.match(r"^(?:you|your|you're|you've|you'd|you'll)\b", part, re.I):
                 continue
-            if C.therapist_clause_ok(part) and C.usable(part, max_words=max_words, unsure=sent.unsure):
+            if C.therapist_clause_ok(part) and C.usable(
+                part, max_words=max_words, unsure=sent.unsure_content
+            ):
                 return part.rstrip(".!?")
         return None
 
@@ -392,18 +414,19 @@ class _Session:
                 break
             if not _SPECIFIC.search(nxt.text):
                 continue
-            clause = self.client_clause(nxt, _SPECIFIC, 12) if nxt.client else None
+            clause = self.client_clause(nxt, _SPECIFIC, 12, require_you=False) if nxt.client else None
             if nxt.speaker == "therapist":
                 if not nxt.acts & {"advice", "options", "negotiation"}:
                     continue
                 part = C.strip_hedges(nxt.text)
                 if (
                     C.therapist_clause_ok(part)
-                    and C.usable(part, max_words=12, unsure=nxt.unsure)
+                    and C.usable(part, max_words=12, unsure=nxt.unsure_content)
                     and "?" not in part
                 ):
                     clause = part.rstrip(".!")
             if clause and not set(content_stems(clause)) <= set(content_stems(have)):
+                self._consumed.add(nxt.idx)
                 return C.sentence(clause), {nxt.start}
         return "", set()
 
@@ -414,8 +437,10 @@ class _Session:
         for sent in self.sents:
             if sent.idx in self._consumed:
                 continue
-            if sent.speaker == "therapist" and (
-                sent.acts & {"advice", "options", "negotiation"} or self._instruction(sent)
+            if (
+                sent.speaker == "therapist"
+                and "deferral" not in sent.acts
+                and (sent.acts & {"advice", "options", "negotiation"} or self._instruction(sent))
             ):
                 item = self._suggestion_step(sent)
                 if item:
@@ -460,19 +485,20 @@ class _Session:
         reply = self.turn_after(sent)
         if not reply or reply[0].speaker == "therapist":
             return "", []
-        head = reply[:2]
-        if any(
-            s.acts & {"decline", "sustain"} or (s.negated and not s.acts & {"change", "commitment"})
-            for s in head
-        ):
-            return "declined", reply
-        if any(s.acts & {"agree", "commitment", "change"} for s in head):
-            return "agreed", reply
+        # The first sentence that takes a side decides: "A letter to him. I could do that. Maybe on
+        # Sunday" agrees; "That's hard. I don't think so" declines.
+        for s in reply[:3]:
+            if s.acts & {"agree", "commitment", "change"}:
+                return "agreed", reply
+            if s.acts & {"decline", "sustain"} or (s.negated and not s.acts & {"change", "commitment"}):
+                return "declined", reply
         return "", reply
 
     def _suggestion_step(self, sent: Sent) -> _Item | None:
         # "What if…"/"Imagine…" wonder aloud; "If you need to relax, go for a walk" is advice.
-        if re.match(r"^(?:(?:and|so|but|well),?\s+)?(?:what if|imagine|suppose)\b", sent.text, re.IGNORECASE):
+        if re.match(
+            r"^(?:(?:and|so|but|well),?\s+)?(?:what if(?! you)|imagine|suppose)\b", sent.text, re.IGNORECASE
+        ):
             return None
         answer, reply = self._reply(sent)
         if answer == "declined":
@@ -481,11 +507,19 @@ class _Session:
         if "question_open" in sent.acts or (question and answer != "agreed"):
             return None
         what = None
-        for part in [sent.text, *C.clauses(sent.text)]:
+        # Whole sentence first; then its main clauses ("…, so you can see the time" is a reason).
+        parts = [sent.text] + [
+            p
+            for p in C.clauses(sent.text)
+            if not re.match(
+                r"^(?:so|because|cause|'cause|which|although|though|but|or|then|whereas)\b", p, re.I
+            )
+        ]
+        for part in parts:
             candidate = C.imperative(part)
             if (
                 candidate
-                and C.usable(candidate, min_words=3, max_words=22)
+                and C.usable(candidate, min_words=3, max_words=30)
                 and not _VAGUE_OBJECT.search(candidate.rstrip("."))
                 and content_stems(candidate)
             ):
@@ -493,7 +527,11 @@ class _Session:
                 break
         if not what:
             what = self._bare_ask(sent)
-        if not what:
+        if (
+            not what
+            or sent.unsure_whole
+            or any(w.strip(".,;:!?").lower() in sent.unsure_content for w in what.split())
+        ):
             return None
         # An open planning question ("What would you put down as your goal?") has no step in it:
         # the client's answer is the step (see _client_step).
@@ -514,24 +552,34 @@ class _Session:
                 return None
             text = f"Your therapist suggested you {C.lower_first(what).rstrip('.')}."
             score = 0.6
-        detail, detail_src = self._details(reply[-1] if reply else sent, text)
+        # The client's answer often holds the when ("I'm going to set it up this weekend").
+        detail, detail_src = self._details(self.turns[sent.turn][-1], text)
         if detail:
             text = f"{text.rstrip('.')}. {detail}"
             sources |= detail_src
         return _Item(text, sources, score + 0.3 * sent.pos, sent.start, content_stems(text))
 
     def _instruction(self, sent: Sent) -> bool:
-        """An instruction for later, not for now: imperative, and with a when, how often or an if
-        ("If a work thought comes, write it down"). "Take a breath" in the room has none."""
-        if sent.text.rstrip().endswith("?") or not C.imperative(sent.text):
+        """An instruction for later, not for now: "Put the pill box next to the kettle", "If a work
+        thought comes, write it down". Only the verbs of homework count: a word that is also a noun
+        ("Thanks…", "Pleasure being…") or an ask for right now ("Take a breath") does not."""
+        if sent.text.rstrip().endswith("?"):
             return False
+        what = C.imperative(sent.text) or ""
         # "Waking up at three and your mind goes to the list" restates; it does not instruct.
-        if re.match(r"^\w+ing\b", C.strip_hedges(sent.text)):
+        if not what or re.match(r"^\w+ing\b", C.strip_hedges(sent.text)):
             return False
-        return bool(
-            _SPECIFIC.search(sent.text)
-            or re.match(r"^(?:(?:and|so)\s+)?(?:if|when|whenever)\b", sent.text, re.I)
-        )
+        if not re.match(rf"^(?:{_HOMEWORK_VERBS})\b", what, re.I) or _IN_THE_ROOM.match(what):
+            return False
+        therapist_talk = {
+            "reflection_simple",
+            "reflection_complex",
+            "question_open",
+            "question_closed",
+            "information",
+            "affirm",
+        }
+        return not sent.acts & therapist_talk
 
     def _continuation(self, sent: Sent, what: str) -> tuple[str, list[Sent]]:
         """The rest of a suggestion said in the same breath: "Try a wind-down routine this week. At
@@ -540,11 +588,13 @@ class _Session:
         out: list[str] = []
         used: list[Sent] = []
         words = C.word_count(what)
-        for nxt in self.sents[sent.idx + 1 : sent.idx + 3]:
+        for nxt in self.sents[sent.idx + 1 : sent.idx + 4]:
             if nxt.turn != sent.turn or nxt.text.rstrip().endswith("?"):
                 break
             step = C.imperative(nxt.text)
-            if not step or not C.usable(step, min_words=3, max_words=40) or words + C.word_count(step) > 70:
+            if not step or not C.usable(step, min_words=3, max_words=40):
+                continue  # an aside ("You don't send it to anyone") between two parts of the ask
+            if words + C.word_count(step) > 70:
                 break
             out.append(C.sentence(step))
             used.append(nxt)

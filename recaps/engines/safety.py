@@ -21,7 +21,7 @@ SUPPORT_LINE = (
 
 _SUICIDE = re.compile(
     r"\b(?:suicid\w*|kill(?:ing)? myself|end(?:ing)? (?:my|it all|my own) ?life|end it all|take my (?:own )?life|"
-    r"(?:don't|do not|didn't) want to (?:live|be alive|be here|wake up)|better off (?:dead|without me)|"
+    r"(?:don't|do not|didn't) want to (?:live(?= anymore| any more|[.,!?]|$)|be alive|be here anymore|wake up)|better off (?:dead|without me)|"
     r"wish i (?:was|were) dead|want(?:ed)? to die|not (?:be|being) (?:here|alive) anymore|if i (?:don't|didn't) live|"
     r"if i wasn't here|overdos\w*)\b",
     re.IGNORECASE,

@@ -243,7 +243,8 @@ _CHANGE_VERBS = (
     r"stop|quit|cut (?:down|back)|cut|reduce|drink less|smoke less|use less|change|give up|get help|get better|get healthy|get clean|get sober|get fit|"
     r"lose|eat (?:better|healthier|less|more)|exercise|walk|run|move more|start|try|work on|do something|do better|do it|deal with|tackle|manage|control|"
     r"cope|take (?:my|the|it)|keep taking|go back|see (?:a|the|my)|call|talk to|tell|ask|sleep|rest|save|spend less|pay|apply|look for|find|get (?:a|my|back|out|into)|"
-    r"be (?:a better|healthier|there|around|more|less|sober|clean|able|free)|feel better|feel (?:healthier|good)|make (?:a|some|the) (?:change|changes|effort)|set|limit|avoid|switch|swap|join|book|go to|attend|come back"
+    r"be (?:a better|healthier|there|around|more|less|sober|clean|able|free)|feel better|feel (?:healthier|good)|make (?:a|some|the) (?:change|changes|effort)|set|limit|avoid|switch|swap|join|book|go to|attend|come back|"
+    r"practi[cs]e|practi[cs]ing|telling|saying no|say no|check|checking|write|writing|plan|planning|exercising|walking|stopping|quitting|cutting"
 )
 _COMMITMENT = _rx(
     r"\bi(?:'ll| will| shall)\s+(?:definitely |really |probably |try (?:and|to) |have to |just |also |certainly |totally |absolutely )*(?!be (?:fine|okay|ok|honest|like|bummed|sad|upset|mad|angry)\b|(?:tell you|say|admit|be honest)\b)\w+",

@@ -123,6 +123,8 @@ class LocalEngine:
 
 
 def _sentences(segs: Sequence[Segment]) -> tuple[list[Sent], list[str]]:
+    if not segs:
+        return [], []
     t0 = segs[0].start
     span = max(1e-6, max(s.end for s in segs) - t0)
     sents: list[Sent] = []
@@ -216,7 +218,7 @@ _SPECIFIC = re.compile(
 # "I'll make an appointment for next week" (that is a next step).
 _RETURN_TO = re.compile(
     r"\b(?:talk|think|come back|get back|discuss|look|go over|bring (?:it|this|that) up|work on|pick (?:it|this|that) up|"
-    r"follow up|check in|touch base|figure out|cover|see how|revisit|explore|continue)\b",
+    r"follow up|check in|touch base|figure out|cover|see how|revisit|explore|continue|bring back|bring up|raise)\b",
     re.IGNORECASE,
 )
 # The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
@@ -250,6 +252,17 @@ _INTENT = re.compile(
     r"^you('ll| will| are going to|'re going to|'re gonna| are gonna| plan to| want to|'d like to| would like to|"
     r" need to| have to|'ve got to|'ve gotta| gotta| could| can| might| hope to| intend to| aim to| decided to| will try to|'ll try to|"
     r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|try to|try and|start to|actually)\s+)*(\w+)"
+)
+_POINTS_BACK = re.compile(
+    r"^You(?:'ll| will| could| can| are going to|'re going to|'re gonna| might)? (?:\w+ ){1,2}(?:it|that|this|them)\b(?! (?:is|was|'s)\b)",
+)
+_RECAP_LIST = re.compile(
+    r"^(?:(?:so|okay|ok|and|right),?\s+)*(?:for this week|this week|to recap|to sum up|so the plan|the plan is|your homework is|your homework)\s*[:,-]\s*",
+    re.IGNORECASE,
+)
+_FUTURE = re.compile(
+    r"\b(?:this week|next week|this weekend|tomorrow|tonight|from now on|starting (?:today|tomorrow|monday)|every (?:day|morning|night|evening)|before (?:our|the) next)\b",
+    re.IGNORECASE,
 )
 _VAGUE_OBJECT = re.compile(
     r"\b(?:some|a few|a couple of) (?:small |little |new )?(?:experiments|things|ideas|strategies|options)(?: for [\w ]{1,20})?\.?$|"
@@ -312,6 +325,15 @@ class _Session:
             if not C.usable(part, max_words=max_words, unsure=sent.unsure_content) or sent.unsure_whole:
                 continue
             swapped = C.second_person(part)
+            if swapped:
+                # "This week you want to…" -> "You want to … this week": the person first.
+                m = re.match(
+                    r"^((?:this|next) (?:week|weekend|month|time|session)|tomorrow|tonight|from now on|on \w+day),?\s+(you\b.*)$",
+                    swapped,
+                    re.I,
+                )
+                if m:
+                    swapped = f"{m.group(2).rstrip('.')} {m.group(1).lower()}"
             if swapped and start_you and not re.match(r"^you(?:r|'re|'ve|'ll|'d)?\b", swapped, re.I):
                 continue
             if swapped and (
@@ -341,6 +363,24 @@ class _Session:
                 part, max_words=max_words, unsure=sent.unsure_content
             ):
                 return part.rstrip(".!?")
+        return None
+
+    def _stated_subject(self) -> SourcedText | None:
+        """The person said what the session was about ("Today was mostly about my sister"): their
+        own words are the best first line."""
+        for sent in self.sents:
+            if not sent.client or sent.pos > 0.3:
+                continue
+            m = re.search(
+                r"\b(?:session|today|it|this|we|the appointment)(?: today)? (?:was|were|is) (?:mostly |mainly |all |really |basically )?(?:about|on) (.+)$",
+                C.strip_hedges(sent.text),
+                re.IGNORECASE,
+            )
+            if not m:
+                continue
+            about = C.second_person(m.group(1).rstrip(".!"))
+            if about and C.usable(about, min_words=1, max_words=11, unsure=sent.unsure_content):
+                return SourcedText(text=f"This session was about {about}.", sources=[sent.start])
         return None
 
     def _named_mention(self, tw: TopicWeight) -> int:
@@ -410,7 +450,8 @@ class _Session:
     def _details(self, after: Sent, have: str) -> tuple[str, set[float]]:
         """Specifics (when, how often, how much, with whom) said just after a step, in the step."""
         for nxt in self.sents[after.idx + 1 : after.idx + 4]:
-            if nxt.turn > after.turn + 2 or "question" in nxt.acts or nxt.negated or "sustain" in nxt.acts:
+            # Only the answer itself: a detail two turns on belongs to the next thing said.
+            if nxt.turn > after.turn + 1 or "question" in nxt.acts or nxt.negated or "sustain" in nxt.acts:
                 break
             if not _SPECIFIC.search(nxt.text):
                 continue
@@ -425,7 +466,11 @@ class _Session:
                     and "?" not in part
                 ):
                     clause = part.rstrip(".!")
-            if clause and not set(content_stems(clause)) <= set(content_stems(have)):
+            if (
+                clause
+                and C.word_count(clause) >= 3
+                and not set(content_stems(clause)) <= set(content_stems(have))
+            ):
                 self._consumed.add(nxt.idx)
                 return C.sentence(clause), {nxt.start}
         return "", set()
@@ -455,8 +500,13 @@ class _Session:
                 item = self._client_step(sent)
                 if item:
                     items.append(item)
+            if sent.speaker == "therapist" and _RECAP_LIST.match(sent.text):
+                items.extend(self._recap_list(sent))
+        items = self._attach_pronoun_steps(items)
         # Near-duplicates merge their sources: an intention said twice is one step, cited twice.
-        chosen = _top(_dedupe(items, 0.35), NEXT_STEPS_WANTED)
+        # A long session can hold more agreements than a short one.
+        wanted = min(NEXT_STEPS_MAX, NEXT_STEPS_WANTED + int(self.duration // 1200))
+        chosen = _top(_dedupe(items, 0.35), wanted)
         for item in chosen:
             item.sources |= self._exchange_sources(item)
         return chosen
@@ -559,6 +609,39 @@ class _Session:
             sources |= detail_src
         return _Item(text, sources, score + 0.3 * sent.pos, sent.start, content_stems(text))
 
+    def _attach_pronoun_steps(self, items: list[_Item]) -> list[_Item]:
+        """ "You'll book it tomorrow morning" says what only next to the suggestion it answers: it
+        joins that step (with its when), or goes if there is none within a minute and a half."""
+        out: list[_Item] = []
+        for item in sorted(items, key=lambda i: i.at):
+            if not _POINTS_BACK.match(item.text):
+                out.append(item)
+                continue
+            target = next((o for o in reversed(out) if 0 <= item.at - o.at <= 90), None)
+            if target is not None:
+                target.text = f"{target.text.rstrip('.')}. {item.text}"
+                target.sources |= item.sources
+                target.score = max(target.score, item.score)
+        return out
+
+    def _recap_list(self, sent: Sent) -> list[_Item]:
+        """The therapist's closing list ("So, for this week: book the GP appointment, practise the
+        breathing, and talk to Jamie"): each part is a step, and each merges with the fuller
+        version said earlier (the same words), which then cites both."""
+        body = _RECAP_LIST.sub("", sent.text, count=1)
+        answer, reply = self._reply(sent)
+        if answer == "declined":
+            return []
+        out = []
+        for part in re.split(r",\s*(?:and\s+)?|;\s*|\s+and\s+(?=\w+ (?:the|a|an|your|to)\b)", body):
+            what = C.imperative(part)
+            if not what or not C.usable(what, min_words=2, max_words=20) or _VAGUE_OBJECT.search(what):
+                continue
+            sources = {sent.start} | ({reply[0].start} if answer == "agreed" and reply else set())
+            text = C.sentence(what)
+            out.append(_Item(text, sources, 0.9 + 0.3 * sent.pos, sent.start, content_stems(text)))
+        return out
+
     def _instruction(self, sent: Sent) -> bool:
         """An instruction for later, not for now: "Put the pill box next to the kettle", "If a work
         thought comes, write it down". Only the verbs of homework count: a word that is also a noun
@@ -649,12 +732,15 @@ class _Session:
             return None
         if "question" in sent.acts or sent.text.rstrip().endswith("?") or _REPORTED.search(sent.text):
             return None
+        if "deferral" in sent.acts and _RETURN_TO.search(sent.text):
+            return None  # a thread to pick up next time: a question for next time, not a step
         before = self.turn_before(sent)
         planning = (
             bool(before) and before[0].speaker == "therapist" and any("negotiation" in s.acts for s in before)
         )
         commitment = "commitment" in sent.acts
-        late = sent.pos >= 0.6
+        # A want with a when ("This week I want to practise…") is a plan wherever it comes.
+        late = sent.pos >= 0.6 or bool(_FUTURE.search(sent.text))
         if not (commitment or planning or (late and "change" in sent.acts)):
             return None
         cue = _SPECIFIC if planning else (A._COMMITMENT if commitment else A._DESIRE)
@@ -736,7 +822,7 @@ class _Session:
                 if item:
                     items.append(item)
             elif "deferral" in sent.acts and not sent.negated and _RETURN_TO.search(sent.text):
-                clause = self.client_clause(sent, A.DEFERRAL, 16)
+                clause = self.client_clause(sent, A.DEFERRAL, 20)
                 if clause:
                     items.append(
                         _Item(C.sentence(clause), {sent.start}, 0.8, sent.start, content_stems(clause))
@@ -922,6 +1008,12 @@ class _Session:
                 chosen.append((sent, kind))
             if len(chosen) >= wanted:
                 break
+        if len(chosen) < 3:  # a short session: closer together rather than fewer than three
+            for _score, sent, kind in scored:
+                if len(chosen) >= 3:
+                    break
+                if all(sent.start != c.start for c, _ in chosen):
+                    chosen.append((sent, kind))
         out = []
         for sent, kind in sorted(chosen, key=lambda c: c[0].start):
             label = _MOMENT_LABELS[kind]
@@ -946,7 +1038,10 @@ class _Session:
         self, next_steps: list[_Item], insights: list[_Item], questions: list[_Item]
     ) -> list[SourcedText]:
         out: list[SourcedText] = []
-        if [tw for tw in self.topics if tw.topic.id not in SAFETY_TOPICS]:
+        stated = self._stated_subject()
+        if stated:
+            out.append(stated)
+        elif [tw for tw in self.topics if tw.topic.id not in SAFETY_TOPICS]:
             # Self-harm and suicide get their own, gentler sentence below, not a place in a list.
             others = [tw for tw in self.topics if tw.topic.id not in SAFETY_TOPICS]
             top = [tw for tw in others[:3] if tw.weight >= 0.25 * others[0].weight] if others else []
@@ -964,6 +1059,7 @@ class _Session:
                         for s in self.sents
                         if s.client
                         and "feeling" in s.acts
+                        and "realisation" not in s.acts
                         and not s.negated
                         and not _SELF_CRITICAL.search(s.text)
                     ),
@@ -1009,7 +1105,7 @@ class _Session:
                 line = f"You said {C.lower_first(first)}"
             else:
                 line = f"You agreed to {C.lower_first(first)}"
-            out.append(SourcedText(text=C.sentence(_cap_words(line, 16)), sources=sorted(best.sources)))
+            out.append(SourcedText(text=C.sentence(_at_clause(line, 20)), sources=sorted(best.sources)))
 
         safety_text = S.summary_sentence(self.safety)
         if safety_text and not out:
@@ -1033,7 +1129,12 @@ class _Session:
                 plan = q.text[len("Your therapist proposed to ") :].rstrip(".")
                 out.append(SourcedText(text=f"Your therapist proposed to {plan}.", sources=sorted(q.sources)))
             elif near:
-                line = f"Next time, you and your therapist plan to come back to {near[0].topic.phrase}."
+                by_therapist = any(s.speaker == "therapist" and s.start in q.sources for s in self.sents)
+                line = (
+                    f"Next time, you and your therapist plan to come back to {near[0].topic.phrase}."
+                    if by_therapist
+                    else f"You want to come back to {near[0].topic.phrase} next time."
+                )
                 mention = self.segs[self._named_mention(near[0])].start
                 out.append(SourcedText(text=line, sources=sorted(q.sources | {mention})))
 
@@ -1046,6 +1147,13 @@ class _Session:
                 if clause:
                     out.append(SourcedText(text=f"You said {_that(clause)}.", sources=[sent.start]))
                     break
+        # One sentence per moment of the session: a later line built on the same words goes.
+        kept: list[SourcedText] = []
+        for line in out:
+            if any(set(line.sources) <= set(k.sources) for k in kept) and S.SUPPORT_LINE not in line.text:
+                continue
+            kept.append(line)
+        out = kept
         if not self.speakers_known:
             out = [SourcedText(text=_neutral(s.text), sources=s.sources) for s in out]
         return out[:6]
@@ -1277,6 +1385,17 @@ _PAST = {
 
 def _that(clause: str) -> str:
     return C.lower_first(clause.rstrip(".!?"))
+
+
+def _at_clause(text: str, limit: int) -> str:
+    """Shorten at a clause boundary, never mid-phrase: a summary line that ends "…first this." is
+    worse than a long one."""
+    if C.word_count(text) <= limit:
+        return text
+    for cut in (*C.clauses(text), *re.split(r",\s*", text)):
+        if C.word_count(text.split(cut)[0] + cut) <= limit and text.startswith(cut) and C.ends_whole(cut):
+            return cut
+    return text
 
 
 def _cap_words(text: str, limit: int) -> str:

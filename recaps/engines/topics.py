@@ -211,7 +211,7 @@ def session_topics(
         mentions = [i for i, hits in enumerate(per_text) if hits[0][t_index] or hits[1][t_index]]
         client = sum(1 for i in mentions if speakers[i] != "therapist")
         # Self-harm and suicide are named even when said once: the person should see that it was heard.
-        needed = 1 if topic.id in SAFETY_TOPICS else 2
+        needed = 1 if topic.id in SAFETY_TOPICS or len(texts) < 12 else 2
         if len(mentions) < needed or (client == 0 and len(mentions) < 3):
             continue
         weight = sum(

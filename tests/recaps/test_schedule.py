@@ -40,8 +40,8 @@ def test_surface_at_days_after_the_session(user):
     session_date = timezone.now() - timedelta(hours=3)
     recap = make_recap(user=user, name="long_session", session_date=session_date)
     rows = list(MomentSchedule.objects.filter(recap=recap).order_by("index"))
-    assert len(rows) == len(recap.data["moments"]) == 6
-    assert [(r.surface_at - session_date).days for r in rows] == [1, 2, 4, 6, 9, 13]
+    assert len(rows) == len(recap.data["moments"]) >= 4
+    assert [(r.surface_at - session_date).days for r in rows] == [1, 2, 4, 6, 9, 13, 18][: len(rows)]
     assert all(r.seen_at is None for r in rows)
 
 
@@ -124,8 +124,12 @@ def test_brief_content_open_steps_questions_recurring_theme_and_moment(user):
     assert older.data["next_steps"][0]["text"] in texts
     assert latest.data["questions"][0]["text"] in [q.text for q in brief.questions]
     recurring = dict(brief.recurring)
-    assert recurring.get("Work") == 2 and recurring.get("Phone") == 2  # in both sessions
-    assert "Manager" not in recurring and "Meds" not in recurring  # in one only
+    latest_themes = {t["label"] for t in latest.data["themes"]}
+    older_themes = {t["label"] for t in older.data["themes"]}
+    assert recurring.get("Work") == 2  # in both sessions
+    # Recurring means in both: a theme of one session only is not listed.
+    assert set(recurring) == latest_themes & older_themes
+    assert latest_themes - older_themes and not (latest_themes - older_themes) & set(recurring)
     assert brief.moment in latest.data["moments"] and brief.moment_recap == latest
 
 

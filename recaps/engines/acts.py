@@ -323,7 +323,7 @@ _AGREE = re.compile(
     re.IGNORECASE,
 )
 _DECLINE = re.compile(
-    r"^(?:(?:no|nah|nope|not really|i don't know|i dunno|i'm not sure|not yet|i don't think so|probably not|i doubt it)[,.!\s]*)+(?:$|\b(?!i (?:can|could|will|'ll)\b))|^(?:i (?:don't|do not) (?:think|know)|i'm not (?:sure|ready)|that won't|that wouldn't|i can't)\b",
+    r"^(?:(?:no|nah|nope|not really|i don't know|i dunno|i'm not sure|not yet|i don't think so|probably not|i doubt it)(?:[,.!]+\s*|$))+(?:$|\b(?!i (?:can|could|will|'ll)\b))|^(?:i (?:don't|do not) (?:think|know)|i'm not (?:sure|ready)|that won't|that wouldn't|i can't)\b",
     re.IGNORECASE,
 )
 _CLIENT_REAL_QUESTION = _rx(
@@ -396,6 +396,12 @@ def tag_therapist(text: str, *, previous_client: str = "") -> set[str]:
         if not (question and _WH_OPEN.search(t) and not re.search(r"\bwhat if\b", t, re.IGNORECASE)):
             acts.add("advice")
     reflective = bool(_REFLECT_LEAD.search(t))
+    if not question and re.match(
+        r"^(?:(?:so|and|okay|ok|well|now),?\s+)*(?:tell me|talk to me|say more|describe|help me understand)\b",
+        t,
+        re.I,
+    ):
+        acts.add("question_open")  # an open question put as a request
     if question:
         # "So you feel stuck?" - a reflection said with a rising voice, not a real question.
         is_rising_reflection = (

@@ -30,7 +30,7 @@ _LEAD = re.compile(
     r"i suppose|i think|i believe|i feel like|to be honest|i don't know|i dunno|you see|i'd say|i would say|"
     r"kind of|sort of|uh-huh|mm+-?hm+|well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no|nah|okay|ok|"
     r"alright|right|like|honestly|actually|basically|anyway|anyways|now|see|look|listen|hmm+|mhm|then|"
-    r"definitely|absolutely|sure|exactly|true|i know|maybe|probably)\b[,.!]?\s*)+",
+    r"definitely|absolutely|sure|exactly|true|i know)\b[,.!]?\s*)+",
     re.IGNORECASE,
 )
 _INLINE_HEDGE = re.compile(
@@ -93,8 +93,9 @@ def _is_name(word: str) -> bool:
 
 def strip_vocatives(text: str) -> str:
     """ "Well, Ruth, it sounds like…" -> "Well, it sounds like…": the person's name is not content."""
+    # Lookbehinds, so "Well, " does not consume the comma that "Ruth, " needs.
     text = re.sub(
-        r"(^|,\s*|\.\s+)([A-Z][a-z]+),\s+", lambda m: m.group(1) if _is_name(m.group(2)) else m.group(0), text
+        r"(?:^|(?<=, )|(?<=\. ))([A-Z][a-z]+), ", lambda m: "" if _is_name(m.group(1)) else m.group(0), text
     )
     text = re.sub(
         r",\s+(?:doc|doctor|ma'am|sir|man|dude|mate|buddy|hon|honey)([.!?]?)$",

@@ -393,7 +393,7 @@ class _Session:
     def result(self, engine: str) -> RecapResult:
         next_steps = self.next_steps()
         questions = self.questions()
-        insights = self.insights()
+        insights = self.neutral(self.insights())
         moments = self.moments()
         safety_line = None
         if self.safety:
@@ -773,11 +773,13 @@ class _Session:
                 "are gonna",
             ) and not (planning or late or "commitment" in sent.acts and sent.pos >= 0.4):
                 return None
-            if verb in ("be", "have", "get") and not re.match(
-                r"^(?:have|get) (?:to|a|an|my|your|the|rid|help|back|up|out|some)\b", low[intent.start(2) :]
+            # "You're going to be disappointed" predicts; "You'll have one drink" decides.
+            if verb == "be" or re.match(
+                r"^(?:have|get) (?:been|had|got|bummed|upset|sick|hurt|angry|mad|sad|worse|better)\b",
+                low[intent.start(2) :],
             ):
                 return None
-            if not C._looks_like_verb(verb):
+            if verb not in ("have", "do", "get") and not C._looks_like_verb(verb):
                 return None
             text = C.sentence(clause)
         elif re.match(r"^(?:to )?\w+ing\b", low) or re.match(
@@ -1105,7 +1107,9 @@ class _Session:
                 line = f"You said {C.lower_first(first)}"
             else:
                 line = f"You agreed to {C.lower_first(first)}"
-            out.append(SourcedText(text=C.sentence(_at_clause(line, 20)), sources=sorted(best.sources)))
+            line = _summary_clause(line)
+            if line:
+                out.append(SourcedText(text=C.sentence(line), sources=sorted(best.sources)))
 
         safety_text = S.summary_sentence(self.safety)
         if safety_text and not out:
@@ -1157,6 +1161,12 @@ class _Session:
         if not self.speakers_known:
             out = [SourcedText(text=_neutral(s.text), sources=s.sources) for s in out]
         return out[:6]
+
+    def neutral(self, items: list[_Item]) -> list[_Item]:
+        if not self.speakers_known:
+            for item in items:
+                item.text = _neutral(item.text)
+        return items
 
     # Full recap --------------------------------------------------------------------------------------
 
@@ -1385,6 +1395,26 @@ _PAST = {
 
 def _that(clause: str) -> str:
     return C.lower_first(clause.rstrip(".!?"))
+
+
+# Where a decision can end early and still be whole: "You decided that you're going to ask your
+# manager | if someone else can share the work".
+_CLAUSE_BOUNDARY = re.compile(
+    r"\s(?=(?:if|when|so|because|before|after|until|while|with|for the|by|so that|which|who)\b)|,\s"
+)
+
+
+def _summary_clause(line: str, limit: int = 14) -> str:
+    """A summary line that paraphrases rather than copies a long run of words: the frame plus the
+    decision up to its first clause boundary that keeps it whole and short."""
+    if C.word_count(line) <= limit:
+        return line
+    cuts = [m.start() for m in _CLAUSE_BOUNDARY.finditer(line)]
+    for cut in reversed(cuts):
+        head = line[:cut].rstrip(" ,")
+        if C.word_count(head) <= limit and C.ends_whole(head) and C.word_count(head) >= 5:
+            return head
+    return ""
 
 
 def _at_clause(text: str, limit: int) -> str:

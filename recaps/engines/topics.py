@@ -244,6 +244,7 @@ _CALENDAR = frozenset(
     august september october november december one two three four five six seven eight nine ten eleven
     twelve twenty thirty forty fifty hundred thousand first second third""".split()
 )
+_DETERMINERS = frozenset("the a an my your his her their our this that these those some any every no".split())
 _WORD_RE = re.compile(r"[A-Za-z][a-z]+(?:['’-][a-z]+)*")
 
 
@@ -285,8 +286,11 @@ def session_nouns(
             noun = lemmas.get("NOUN")
             if lemmas and (not noun or low.endswith(("ing", "ed", "ly"))):
                 continue
-            # "stop", "call", "help" are verbs as often as nouns; a plural ("rules") is a noun.
-            if noun and ("VERB" in lemmas or "ADJ" in lemmas) and noun[0] == low:
+            # "stop", "keeps", "help" are verbs as often as nouns: such a word counts only where a
+            # determiner makes it a noun ("the marathon", "my rules").
+            ambiguous = bool(noun) and ("VERB" in lemmas or "ADJ" in lemmas)
+            before = text[: match.start()].rstrip().rsplit(" ", 1)[-1].lower()
+            if ambiguous and before not in _DETERMINERS:
                 continue
             base = noun[0] if noun else low
             if base in _GENERIC_NOUNS or base in exclude:

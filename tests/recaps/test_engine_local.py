@@ -1,3 +1,5 @@
+# Sample dialogue reads best one utterance per line.
+# ruff: noqa: E501
 """The local recap engine: pure Python, no Django, no database.
 
 Fixtures in transcripts/ are hand-written sessions (speaker, start, end, text) with the kind of noise
@@ -5,7 +7,7 @@ faster-whisper produces: fillers, stutters, "[MUSIC]", "Thanks for watching!".
 """
 
 import json
-import time
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,141 +50,184 @@ def texts(items) -> str:
 ALL = ["work_sleep", "grief_parent", "adhd_routines", "long_session"]
 
 
-# --- fixture 1: work and sleep ----------------------------------------------------------------------
+# --- golden content: the hand-written sessions ----------------------------------------------------------
 
 
-def test_homework_appears_in_next_steps():
-    steps = texts(recap("work_sleep").next_steps)
-    assert "wind-down routine" in steps
-    assert "phone on charge in the kitchen" in steps
-    assert "let me check my calendar" in steps
+def test_work_sleep_next_steps_are_what_was_agreed_with_their_details():
+    steps = [s.text for s in recap("work_sleep").next_steps]
+    joined = "\n".join(steps).lower()
+    # The wind-down routine, with the what, the when and the how from the same breath.
+    assert (
+        "wind-down routine" in joined
+        and "phone on charge in the kitchen" in joined
+        and "ten o'clock" in joined
+    )
+    assert "old alarm clock" in joined
+    assert "notepad next to the bed" in joined
+    assert "“let me check my calendar" in joined  # the words to say, as the client's own
+    assert "ask your manager" in joined
+    for step in steps:
+        assert "?" not in step
+        assert not step.lower().startswith(("you don't", "you tell yourself", "would you"))
 
 
-def test_realisation_appears_in_insights():
-    insights = texts(recap("work_sleep").insights)
-    assert "you say yes to everything" in insights
-
-
-def test_themes_name_the_topic():
-    labels = {t.label.lower() for t in recap("work_sleep").themes}
-    assert labels & {"sleep", "work", "nights"}
-    for theme in recap("work_sleep").themes:
-        assert 0 < theme.share <= 1
-
-
-def test_client_commitment_in_next_steps_in_second_person():
-    steps = texts(recap("work_sleep").next_steps)
-    assert "you're going to ask your manager" in steps
-
-
-def test_unsettled_question_is_kept_for_next_time():
+def test_work_sleep_questions_for_next_time_are_the_clients_not_the_therapists():
     questions = texts(recap("work_sleep").questions)
     assert "guilty about rest" in questions
+    for asked_in_session in ("what's usually on the list", "what do you notice", "how does that feel"):
+        assert asked_in_session not in questions
 
 
-def test_hallucination_lines_never_reach_the_recap():
-    result = recap("work_sleep")
-    dumped = json.dumps(result.to_dict()).lower()
-    assert "thanks for watching" not in dumped
-    assert "[music]" not in dumped
-    assert "[laughs]" not in dumped
+def test_work_sleep_realisations_are_the_clients_own_and_say_so():
+    insights = [i.text for i in recap("work_sleep").insights]
+    assert any("say yes to everything" in i for i in insights)
+    assert all(i.startswith(("You ", "Your therapist reflected")) for i in insights)
 
 
-# --- other fixtures ----------------------------------------------------------------------------------
+def test_work_sleep_summary_says_what_it_was_about_realised_and_decided():
+    summary = [s.text for s in recap("work_sleep").summary]
+    assert 3 <= len(summary) <= 6
+    assert summary[0].startswith("This session was about") and "work" in summary[0] and "sleep" in summary[0]
+    assert any(s.startswith("You realised") for s in summary)
+    assert any(s.startswith("You decided") for s in summary)
 
 
 def test_grief_session():
     result = recap("grief_parent")
-    assert "letter to your dad" in texts(result.next_steps)
+    steps = texts(result.next_steps)
+    assert "letter to your dad" in steps and "sunday morning" in steps
     assert "grieve dad" in texts(result.insights)
-    assert {"dad", "grief"} & {t.label.lower() for t in result.themes}
-    assert "anniversary" in texts(result.questions)
+    assert {"Grief and loss", "Family"} <= {t.label for t in result.themes}
+    assert "can't come every weekend" in texts(result.questions)
 
 
 def test_adhd_session():
     result = recap("adhd_routines")
     steps = texts(result.next_steps)
-    assert "launch pad" in steps
-    assert "first coffee" in steps
+    assert "launch pad" in steps and "this weekend" in steps
+    assert "first coffee" in steps and "kettle" in steps
+    assert "co-work" in steps
     assert "only start things when you're panicking" in texts(result.insights)
     # The therapist greets the client by name: a name is not a theme.
     assert "jordan" not in {t.label.lower() for t in result.themes}
+    # "I don't want to live in panic mode" is about panic, not about dying.
+    assert result.safety is None
 
 
 def test_long_session_over_45_minutes_of_speech():
     segments = load("long_session")
-    speech = sum(s.end - s.start for s in segments)
-    assert speech > 45 * 60
+    assert sum(s.end - s.start for s in segments) > 45 * 60
     result = recap("long_session")
-    assert "gp" in texts(result.next_steps)
-    assert "reliable for jamie" in texts(result.insights)
+    steps = texts(result.next_steps)
+    assert "gp" in steps and "tomorrow morning" in steps  # the step and its when, together
+    assert "breathing twice a day" in steps
+    assert "supermarket" in texts(result.questions) and "mum" in texts(result.questions)
     assert result.stats.speech_s["client"] > 0 and result.stats.speech_s["therapist"] > 0
 
 
-# --- structure, for every fixture --------------------------------------------------------------------
+def test_hallucination_lines_never_reach_the_recap():
+    dumped = json.dumps(recap("work_sleep").to_dict()).lower()
+    assert "thanks for watching" not in dumped
+    assert "[music]" not in dumped
+    assert "[laughs]" not in dumped
 
 
-def _all_sources(result: RecapResult):
-    for section in ("summary", "insights", "next_steps", "questions"):
-        for item in getattr(result, section):
-            yield section, item.sources
-    for theme in result.themes:
-        yield "themes", theme.sources
+# --- who said it ------------------------------------------------------------------------------------
+
+_THERAPIST_CLAIM = re.compile(r"\byour therapist\b", re.I)
+_CLIENT_CLAIM = re.compile(r"^You(?:'| )|\bYou (?:realised|noticed|said|decided|want|agreed)\b")
+
+
+def _speakers(segments, sources):
+    by_start = {s.start: s.speaker for s in segments}
+    return {by_start[x] for x in sources}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_line_names_the_speaker_it_came_from(name):
+    segments = load(name)
+    result = recap(name)
+    items = [*result.summary, *result.insights, *result.next_steps, *result.questions]
+    checked = 0
+    for item in items:
+        speakers = _speakers(segments, item.sources)
+        for sentence in re.split(r"(?<=[.!?”])\s+", item.text):
+            if _THERAPIST_CLAIM.search(sentence):
+                assert "therapist" in speakers, item.text
+                checked += 1
+            elif _CLIENT_CLAIM.search(sentence):
+                assert "client" in speakers, item.text
+                checked += 1
     for moment in result.moments:
-        yield "moments", moment.sources
-        assert moment.offset in moment.sources
-    for section in result.full_recap:
-        for paragraph in section.paragraphs:
-            yield "full_recap", paragraph.sources
+        speaker = _speakers(segments, [moment.offset]).pop()
+        assert moment.speaker == speaker
+        assert moment.reflection.startswith("Your therapist") == (speaker == "therapist"), moment
+    assert checked >= 5
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_every_item_has_sources_matching_segment_starts(name):
-    starts = [s.start for s in load(name)]
-    result = recap(name)
-    count = 0
-    for section, sources in _all_sources(result):
-        assert sources, section
-        for offset in sources:
-            assert any(abs(offset - s) <= 0.01 for s in starts), (section, offset)
-        count += 1
-    assert count > 10
+def test_summary_paraphrases_and_never_copies_a_long_run(name):
+    segments = load(name)
 
+    def norm(text):
+        words = re.findall(r"[a-z']+", text.lower())
+        swap = {"i": "P", "you": "P", "me": "P", "my": "Q", "your": "Q", "i'm": "R", "you're": "R"}
+        return [swap.get(w, w) for w in words]
 
-@pytest.mark.parametrize("name", ALL)
-def test_section_sizes(name):
-    result = recap(name)
-    assert 3 <= len(result.summary) <= 6
-    assert 3 <= len(result.moments) <= 7
-    assert result.themes and result.next_steps and result.insights
-    titles = [s.title for s in result.full_recap]
-    assert titles[0] == "Opening" and titles[-1] == "Closing"
-    assert set(titles) <= {"Opening", "Main threads", "Closing"}
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_summary_is_second_person(name):
+    utterances = [norm(s.text) for s in segments]
+    grams = {tuple(u[i : i + 12]) for u in utterances for i in range(len(u) - 11)}
     for item in recap(name).summary:
-        assert item.text.startswith(("You ", "You'", "Your therapist", "Next time", "A question")), item.text
+        assert "You said: " not in item.text and "'" + "…" not in item.text
+        words = norm(item.text)
+        assert not any(tuple(words[i : i + 12]) in grams for i in range(len(words) - 11)), item.text
 
 
-def test_moments_are_spread_and_quote_what_was_said():
-    segments = load("long_session")
-    by_start = {s.start: clean_text(s.text) for s in segments}
-    moments = recap("long_session").moments
-    assert len({m.offset for m in moments}) == len(moments)
-    for moment in moments:
-        # The quote is the speaker's own (cleaned) words, found in the segment it points at.
-        assert moment.quote.rstrip(".") in by_start[moment.offset]
+def test_hedges_are_dropped_never_swapped():
+    result = get_engine("local").build(
+        [
+            Segment(
+                speaker="therapist", start=0.0, end=3.0, text="What would you like to do about the weekends?"
+            ),
+            Segment(
+                speaker="client",
+                start=4.0,
+                end=9.0,
+                text="I mean, I guess I'll have one drink on Friday and stop there.",
+            ),
+            Segment(speaker="therapist", start=10.0, end=13.0, text="That sounds like a clear plan."),
+            Segment(speaker="client", start=14.0, end=18.0, text="I mean, I think I can do that, you know."),
+        ]
+    )
+    dumped = " ".join(s.text for s in [*result.summary, *result.next_steps, *result.insights]).lower()
+    assert "one drink on friday" in dumped
+    assert "you mean" not in dumped and "you guess" not in dumped and "you know" not in dumped
 
 
-def test_stats():
-    result = recap("work_sleep")
-    segments = load("work_sleep")
-    assert result.stats.segments == len(segments)
-    assert result.stats.duration_s == pytest.approx(segments[-1].end - segments[0].start, abs=0.1)
-    assert set(result.stats.speech_s) == {"client", "therapist", "unknown"}
-    assert result.stats.words["client"] > 300
+def test_words_the_recogniser_was_unsure_of_are_never_quoted():
+    text = "I realised that I drink to cope with the night shifts at the hospital."
+    at = text.index("hospital")
+    segments = [
+        Segment(speaker="therapist", start=0.0, end=3.0, text="What did you notice this week?"),
+        Segment(speaker="client", start=4.0, end=9.0, text=text, unsure=((at, at + len("hospital")),)),
+        Segment(
+            speaker="therapist",
+            start=10.0,
+            end=13.0,
+            text="It sounds like the drinking became a way through the nights.",
+        ),
+        Segment(
+            speaker="client",
+            start=14.0,
+            end=18.0,
+            text="I'm going to talk to my manager about fewer night shifts.",
+        ),
+    ]
+    dumped = json.dumps(get_engine("local").build(segments).to_dict()).lower()
+    assert "hospital" not in dumped
+    # A whole segment the recogniser doubted (avg_logprob below -1) is not quoted either.
+    doubtful = [replace(s, avg_logprob=-1.4) if s.start == 4.0 else s for s in segments]
+    dumped = json.dumps(get_engine("local").build(doubtful).to_dict()).lower()
+    assert "drink to cope" not in dumped
 
 
 # --- validate ---------------------------------------------------------------------------------------
@@ -340,6 +385,23 @@ def test_unknown_and_odd_speakers_are_handled():
     assert 3 <= len(result.summary) <= 6
 
 
+def test_one_channel_for_both_voices_is_written_neutrally():
+    lines = [
+        "I keep worrying about my exams and I can't sleep before them.",
+        "It sounds like the exams are keeping you awake at night.",
+        "I realised I revise until two in the morning because I'm scared of failing.",
+        "This week, try stopping revision at ten and writing tomorrow's plan on paper.",
+        "I'm going to stop revising at ten every night this week.",
+    ]
+    segments = [
+        Segment(speaker="unknown", start=i * 10.0, end=i * 10.0 + 8, text=t) for i, t in enumerate(lines)
+    ]
+    result = get_engine("local").build(segments)
+    said = " ".join(s.text for s in [*result.summary, *result.insights])
+    assert "Your therapist" not in said and "You said" not in said and "You realised" not in said
+    assert all(m.reflection == "From the session" for m in result.moments)
+
+
 def test_unsorted_input_and_dict_segments():
     segments = load("grief_parent")
     shuffled = list(reversed(segments))
@@ -366,8 +428,28 @@ def test_to_dict_from_dict_round_trip(name):
         "moments",
         "full_recap",
         "stats",
+        "safety",
     ]
-    assert data["engine"] == "local"
+    assert data["engine"] == "local" and data["schema"] == 2
+
+
+def test_a_schema_1_recap_still_loads():
+    old = {
+        "schema": 1,
+        "engine": "local",
+        "summary": [{"text": "You talked about sleep.", "sources": [0.0]}],
+        "themes": [{"label": "Sleep", "share": 0.5, "sources": [0.0]}],
+        "moments": [
+            {"reflection": "Something you said.", "quote": "I can't sleep.", "offset": 0.0, "sources": [0.0]}
+        ],
+        "full_recap": [{"title": "Main threads", "paragraphs": [{"text": "p", "sources": [0.0]}]}],
+        "stats": {"duration_s": 60.0},
+    }
+    result = RecapResult.from_dict(old)
+    assert result.schema == 1 and result.safety is None
+    assert result.moments[0].kind == "" and result.moments[0].speaker == ""
+    assert "## Moments" in result.to_markdown()
+    assert RecapResult.from_dict({"summary": []}).schema == 1  # unversioned means the first version
 
 
 def test_from_dict_tolerates_extra_stats_keys():
@@ -387,10 +469,12 @@ def test_to_markdown_has_the_headings():
         "## Moments",
         "## Full recap",
         "### Opening",
+        "### The plan",
         "### Closing",
     ):
         assert heading in md
     assert "wind-down routine" in md
+    assert "% of the session" not in md  # themes are listed heaviest first, without a percentage
 
 
 def test_to_markdown_neutralises_markdown_in_text():
@@ -400,15 +484,3 @@ def test_to_markdown_neutralises_markdown_in_text():
     )
     md = validate(result, segments).to_markdown()
     assert "\n# not a heading" not in md
-
-
-# --- speed ------------------------------------------------------------------------------------------
-
-
-def test_fifty_minute_session_is_fast():
-    segments = load("long_session")
-    get_engine("local").build(segments[:20])  # warm imports
-    t = time.perf_counter()
-    get_engine("local").build(segments)
-    # The target is < 2 s on 2 cores; the bound is looser so a busy shared CI machine does not flake.
-    assert time.perf_counter() - t < 4.0

@@ -127,6 +127,62 @@ def make_long(out_dir: Path, *, jfk: Path, target_s: float = 120.0) -> None:
     print(f"wrote {out_dir / 'long.wav'} ({len(audio) / SAMPLE_RATE:.1f} s) and {out_dir / 'long.txt'}")
 
 
+# A short session in two voices, about work, sleep and family, written for this bench (not from any
+# data set): client on the left channel, therapist on the right, as the browser sends them.
+DIALOGUE: tuple[tuple[str, str], ...] = (
+    ("therapist", "Hello Maya. How have the last two weeks been?"),
+    (
+        "client",
+        "Pretty rough. I have been working late almost every night and I am sleeping maybe five hours.",
+    ),
+    ("therapist", "Five hours. What keeps you at work so late?"),
+    ("client", "My team lead keeps adding tasks and I never say no. Then I lie awake worrying about them."),
+    ("therapist", "It sounds like the work follows you home and into bed."),
+    ("client", "Yes. And on Sundays I visit my parents, and my father asks why I look so tired."),
+    ("therapist", "What do you tell him?"),
+    ("client", "I tell him I am fine. I just realised I say that to everyone, even when I am exhausted."),
+    ("therapist", "That is an important thing to notice."),
+    ("therapist", "This week, I would like you to stop checking work email after eight in the evening."),
+    ("client", "Okay. I can do that. I will turn off the notifications on my phone tonight."),
+    ("therapist", "And on Sunday, could you tell your father one true thing about how work is going?"),
+    ("client", "That feels scary, but yes, I will try to tell him on Sunday."),
+    ("client", "Can we talk about my team lead next time? I do not know how to say no to him."),
+    ("therapist", "Yes. Let us come back to saying no at work next time."),
+)
+DIALOGUE_VOICES = {"client": ("en-gb+f3", "155"), "therapist": ("en-us+m3", "145")}
+
+
+def make_dialogue(out_dir: Path) -> None:
+    from faster_whisper import decode_audio
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gap = np.zeros(int(1.2 * SAMPLE_RATE), dtype=np.float32)
+    left: list[np.ndarray] = []
+    right: list[np.ndarray] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (speaker, line) in enumerate(DIALOGUE):
+            voice, rate = DIALOGUE_VOICES[speaker]
+            wav = Path(tmp) / f"t{i}.wav"
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", rate, "-w", str(wav), line], check=True, timeout=60
+            )
+            clip = decode_audio(str(wav), sampling_rate=SAMPLE_RATE)
+            quiet = np.zeros_like(clip)
+            left += [clip if speaker == "client" else quiet, gap]
+            right += [clip if speaker == "therapist" else quiet, gap]
+    stereo = np.stack([np.concatenate(left), np.concatenate(right)], axis=1)
+    with wave.open(str(out_dir / "dialogue.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(to_pcm16(stereo.reshape(-1)))
+    (out_dir / "dialogue.txt").write_text("\n".join(f"{s}: {t}" for s, t in DIALOGUE) + "\n")
+    print(
+        f"wrote {out_dir / 'dialogue.wav'} ({stereo.shape[0] / SAMPLE_RATE:.1f} s)"
+        f" and {out_dir / 'dialogue.txt'}"
+    )
+
+
 # WER --------------------------------------------------------------------------------------------
 
 
@@ -357,6 +413,15 @@ def main() -> None:
     parser.add_argument("--tail-s", type=float, default=8.0, help="silence appended after the file")
     parser.add_argument("--idle-s", type=float, default=5.0, help="idle CPU baseline measurement")
     parser.add_argument("--show-text", action="store_true", help="print the transcripts")
+    parser.add_argument(
+        "--show-recap", action="store_true", help="print the recap the stack saved (Markdown)"
+    )
+    parser.add_argument(
+        "--make-dialogue",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/dialogue.wav (stereo, two espeak-ng voices: client left, therapist right), then exit",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the stack's temp dir (logs, database)")
     parser.add_argument(
         "--make-long",
@@ -371,6 +436,9 @@ def main() -> None:
 
     if args.make_long:
         make_long(args.make_long, jfk=args.jfk)
+        return
+    if args.make_dialogue:
+        make_dialogue(args.make_dialogue)
         return
     if args.audio is None:
         parser.error("--audio is required")
@@ -425,6 +493,13 @@ def main() -> None:
             tail_s=args.tail_s,
             measure_cpu=stack.cpu_seconds,
         )
+        recap_markdown = ""
+        if args.show_recap:
+            from recaps.engines.base import RecapResult
+            from recaps.models import Recap
+
+            saved = Recap.objects.get(session=run["session"])
+            recap_markdown = RecapResult.from_dict(saved.data).to_markdown(title=saved.label)
 
     used = {name: run["cpu1"][name] - run["cpu0"][name] for name in run["cpu1"]}
     idle = {name: idle_rate[name] * run["wall_s"] for name in used}
@@ -523,6 +598,8 @@ def main() -> None:
         for ch in range(args.channels):
             print(f"stream  ch{ch}: {run['texts'][ch]}")
             print(f"offline ch{ch}: {offline_texts[ch]}")
+    if recap_markdown:
+        print("\n" + recap_markdown)
     print(json.dumps(summary))
 
 

@@ -104,7 +104,7 @@ _FEELING_WORDS = (
     r"sad|down|low|depressed|miserable|angry|mad|furious|irritable|annoyed|frustrated|anxious|nervous|worried|scared|afraid|"
     r"terrified|panicky|stressed|overwhelmed|tired|exhausted|drained|lonely|alone|isolated|guilty|ashamed|embarrassed|"
     r"hopeless|helpless|worthless|stupid|useless|numb|empty|lost|stuck|trapped|hurt|upset|confused|torn|jealous|"
-    r"happy|proud|relieved|hopeful|calm|better|excited|grateful|motivated|confident|a burden|"
+    r"happy|proud|relieved|hopeful|calm|calmer|lighter|clearer|better|excited|grateful|motivated|confident|a burden|"
     r"like a failure|like a burden|like an idiot|on edge|fed up|sick of it|burnt out|burned out"
 )
 _FEELING = _rx(

@@ -242,7 +242,12 @@ _SELF_CRITICAL = re.compile(
     r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I
 )
 # A therapist's summary of the client's own plan ("you have a plan to…", "you're going to…").
+_GOAL_PHRASE = re.compile(
+    r"^(?:(?:okay|ok|so|and),?\s+)*(\w+ing\b[^,]{3,80}?) is (?:something|what) (?:that )?you(?:'re| are| would|'d)? (?:going to|gonna|like to|want to)? ?work on\b",
+    re.IGNORECASE,
+)
 _PLAN_SUMMARY = re.compile(
+    r"\bis (?:something|what) (?:that )?you(?:'re| are| would|'d)? (?:going to|gonna|like to|want to)? ?work on\b|"
     r"\byou(?:'ve| have)? (?:\w+ )?(?:got )?(?:a|this|your) (?:\w+ )?(?:plan|goal) (?:to|of)\b|\byou(?:'re| are) (?:going to|gonna|planning to|"
     r"planning on|willing to|ready to|committed to)\b(?! be\b)|\byou(?:'d| would) like to (?!be\b)|\byou want to (?!be\b)|\byour (?:plan|goal) is\b|"
     r"\bsetting (?:a|the|this|that) goal of\b|\byou (?:could|can) (?:make|start|try|cut|stop)\b",
@@ -691,6 +696,16 @@ class _Session:
         answer, reply = self._reply(sent)
         if answer != "agreed":
             return None
+        # "So getting to school for first hour is something you're going to work on."
+        goal = _GOAL_PHRASE.match(C.strip_hedges(sent.text))
+        if (
+            goal
+            and C.usable(goal.group(1), min_words=2, max_words=14)
+            and C.therapist_clause_ok(goal.group(1))
+        ):
+            text = f"Your goal: {C.lower_first(goal.group(1))}."
+            sources = {sent.start} | {s.start for s in reply[:2]}
+            return _Item(text, sources, 0.95 + 0.3 * sent.pos, sent.start, content_stems(text))
         clause = self.therapist_clause(sent, 20)
         if not clause or not _PLAN_SUMMARY.search(clause) or _VAGUE_OBJECT.search(clause):
             return None
@@ -1255,35 +1270,60 @@ class _Session:
         return sections
 
     def _opening(self, block: Sequence[Sent]) -> SourcedText | None:
+        """How it opened: the first topic the client brought, and what they said about it."""
         if not block:
             return None
         parts: list[str] = []
         sources: set[float] = set()
-        near = [tw for tw in self.topics if {s.seg for s in block} & set(tw.mentions)]
-        if near:
-            parts.append(f"The session opened with {near[0].topic.phrase}.")
-            sources.add(self.segs[min(set(near[0].mentions) & {s.seg for s in block})].start)
-        para = self._paragraph(block, k=2)
-        if para:
-            parts.append(para.text)
-            sources |= set(para.sources)
+        segs = {s.seg for s in block if s.client}
+        first = sorted(
+            ((min(segs & set(tw.mentions)), tw) for tw in self.topics if segs & set(tw.mentions)),
+            key=lambda pair: pair[0],
+        )
+        if first:
+            seg, tw = first[0]
+            parts.append(f"The session opened with {tw.topic.phrase}.")
+            sources.add(self.segs[seg].start)
+        said = self._first_said(block, None)
+        if said:
+            parts.append(said[1])
+            sources.add(said[0].start)
         if not parts:
             return None
         return SourcedText(text=" ".join(parts), sources=sorted(sources))
 
+    def _first_said(self, block: Sequence[Sent], acts: set[str] | None) -> tuple[Sent, str] | None:
+        """The first thing in the block the client said (of that kind), as "You said …"."""
+        for sent in block:
+            if not sent.client or "question" in sent.acts or not sent.stems:
+                continue
+            if acts is not None and not sent.acts & acts:
+                continue
+            clause = self.client_clause(sent, None, 14, start_you=True)
+            if clause and not re.match(r"^you (?:also )?(?:said|told|asked)\b", clause, re.I):
+                line = f"You said {_that(clause)}."
+                return sent, (_neutral(line) if not self.speakers_known else line)
+        return None
+
     def _closing(self, block: Sequence[Sent], questions: list[_Item]) -> SourcedText | None:
+        """How it closed: what was left for next time, and how the person said they felt."""
         parts: list[str] = []
         sources: set[float] = set()
-        para = self._paragraph(block, k=2)
-        if para:
-            parts.append(para.text)
-            sources |= set(para.sources)
         late_q = [q for q in questions if q.at >= (block[0].start if block else 0)]
         if late_q:
-            parts.append(late_q[0].text)
-            sources |= late_q[0].sources
+            q = late_q[0]
+            if q.text.endswith("?") and C.word_count(q.text) <= 14:
+                parts.append(f"You raised a question to come back to: “{q.text}”")
+            else:
+                parts.append(q.text)
+            sources |= q.sources
+        said = self._first_said(list(reversed(block)), {"feeling"})
+        if said:
+            parts.append(said[1])
+            sources.add(said[0].start)
         if not parts:
-            return None
+            para = self._paragraph(block, k=2)
+            return para
         return SourcedText(text=" ".join(parts), sources=sorted(sources))
 
     def _phases(self, middle: Sequence[Sent]) -> list[tuple[str, list[Sent]]]:

@@ -1,6 +1,8 @@
+# ruff: noqa: E501
 """The recap viewer: order of sections, next-step toggles, notes, export, delete, patterns, ownership
 on every URL, capture-scoped devices kept out, and deleting the whole account."""
 
+import copy
 import re
 from datetime import timedelta
 
@@ -18,6 +20,7 @@ from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 from accounts.models import Notification
 from capture.models import CaptureSession, CaptureWindow, LinkedDevice, PairingRequest
 from recaps.engines.base import RecapResult
+from recaps.engines.safety import SUPPORT_LINE
 from recaps.models import MomentSchedule, NextStepStatus, Recap, RecapAccess, SessionNote, TranscriptSegment
 from recaps.services import client_settings_save, next_step_toggle, session_note_save
 from tests.factories import PASSWORD
@@ -241,3 +244,60 @@ def test_account_delete_leaves_nothing(client, user, other_user):
             cursor.execute(f"SELECT COUNT(*) FROM {q(table)} WHERE {where}", [f"%{username}%"] * len(cols))  # noqa: S608
             assert cursor.fetchone()[0] == 0, table
     assert Recap.objects.filter(user=other_user).count() == 1
+
+
+def test_themes_read_in_words_not_percentages(client, user):
+    recap = make_recap(user=user)
+    body = login(client, user).get(reverse("recaps:detail", args=[recap.id])).content.decode()
+    themes = body[body.index('id="themes"') : body.index('id="insights"')]
+    assert "%" not in themes
+    assert themes.count('class="muted share-text">most<') == 1  # the heaviest, first
+    labels = re.findall(r'class="theme-label">([^<]+)<', themes)
+    assert labels[0] == recap.data["themes"][0]["label"]
+
+
+def test_the_support_line_shows_only_when_self_harm_or_suicide_came_up(client, user):
+    quiet = make_recap(user=user, number=1)
+    login(client, user)
+    assert 'id="support"' not in client.get(reverse("recaps:detail", args=[quiet.id])).content.decode()
+    data = copy.deepcopy(quiet.data)
+    data["safety"] = {"text": SUPPORT_LINE, "sources": [data["summary"][0]["sources"][0]]}
+    heard = Recap.objects.create(
+        user=user, number=2, engine="local", data=data, session_date=quiet.session_date
+    )
+    body = client.get(reverse("recaps:detail", args=[heard.id])).content.decode()
+    assert 'id="support"' in body and "call or text 988" in body
+
+
+def test_a_recap_stored_with_the_first_schema_still_renders_and_exports(client, user):
+    old = {
+        "schema": 1,
+        "engine": "local",
+        "summary": [{"text": "You talked about sleep and work.", "sources": [4.0]}],
+        "themes": [{"label": "Nights", "share": 0.4, "sources": [4.0]}],
+        "insights": [{"text": "You said: “I say yes to everything.”", "sources": [4.0]}],
+        "next_steps": [{"text": "Try a wind-down routine.", "sources": [4.0]}],
+        "questions": [],
+        "moments": [
+            {"reflection": "Something you noticed.", "quote": "I say yes.", "offset": 4.0, "sources": [4.0]}
+        ],
+        "full_recap": [
+            {"title": "Main threads", "subtitle": "Nights", "paragraphs": [{"text": "p.", "sources": [4.0]}]}
+        ],
+        "stats": {
+            "duration_s": 221.0,
+            "speech_s": {"client": 100.0},
+            "words": {"client": 300},
+            "segments": 10,
+        },
+    }
+    recap = Recap.objects.create(
+        user=user, number=1, engine="local", data=old, session_date=timezone.now() - timedelta(days=1)
+    )
+    login(client, user)
+    body = client.get(reverse("recaps:detail", args=[recap.id])).content.decode()
+    assert "You talked about sleep and work." in body and "Try a wind-down routine." in body
+    assert "Something you noticed." in body and 'id="support"' not in body
+    assert "3 min 41 s" in body  # recorded time in minutes, not raw seconds
+    export = client.get(reverse("recaps:export", args=[recap.id])).content.decode()
+    assert "## Moments" in export and "Try a wind-down routine." in export

@@ -346,7 +346,12 @@ def stream_once(*, stack, user, cookie, tracks_pcm, speed, tail_s, measure_cpu=N
         stack=stack,
         session=bg,
     )
-    # Read the transient transcript before Stop: the recap deletes it.
+    # Read the transient transcript before Stop: the recap deletes it. Kept in memory only, for
+    # --compare-engine (never written anywhere).
+    segments = [
+        (s.speaker, s.start, s.end, s.text)
+        for s in TranscriptSegment.objects.filter(session=session).order_by("start", "channel")
+    ]
     texts = [
         " ".join(
             s.text for s in TranscriptSegment.objects.filter(session=session, channel=ch).order_by("start")
@@ -368,6 +373,7 @@ def stream_once(*, stack, user, cookie, tracks_pcm, speed, tail_s, measure_cpu=N
     return {
         "session": session,
         "texts": texts,
+        "segments": segments,
         "speech_windows": sum(1 for s, _ch, _last in windows if s > 0),
         "silence_windows": sum(1 for s, _ch, _last in windows if s == 0),
         # The last frame of each speech window: its lag is the pause that closes the window plus
@@ -415,6 +421,11 @@ def main() -> None:
     parser.add_argument("--show-text", action="store_true", help="print the transcripts")
     parser.add_argument(
         "--show-recap", action="store_true", help="print the recap the stack saved (Markdown)"
+    )
+    parser.add_argument(
+        "--compare-engine",
+        metavar="ENGINE",
+        help="with --show-recap: also the recap another engine makes of the same segments (old, rev:REV)",
     )
     parser.add_argument(
         "--make-dialogue",
@@ -500,6 +511,15 @@ def main() -> None:
 
             saved = Recap.objects.get(session=run["session"])
             recap_markdown = RecapResult.from_dict(saved.data).to_markdown(title=saved.label)
+            if args.compare_engine:
+                # The same segments through another engine (e.g. the one before schema 2), in memory.
+                from recap_quality import load_engine
+
+                other = load_engine(args.compare_engine)
+                built = other.engine.build([other.package.Segment(*s) for s in run["segments"]])
+                recap_markdown = (
+                    f"{built.to_markdown(title=f'{saved.label} ({other.label})')}\n{recap_markdown}"
+                )
 
     used = {name: run["cpu1"][name] - run["cpu0"][name] for name in run["cpu1"]}
     idle = {name: idle_rate[name] * run["wall_s"] for name in used}

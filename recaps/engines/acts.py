@@ -356,13 +356,19 @@ _MAIN_NEGATED = re.compile(
     re.IGNORECASE,
 )
 _DISCOURSE = re.compile(
-    r"^(?:(?:well|so|and|but|um+|uh+|oh|yeah|yes|no|okay|ok|like|i mean|you know|honestly|actually|i guess|i think|i suppose)\b[,.!]?\s*)+",
+    r"^(?:(?:well|so|and|but|because|cause|'cause|um+|uh+|oh|yeah|yes|no|okay|ok|like|i mean|you know|honestly|actually|i guess|i think|i suppose)\b[,.!]?\s*)+",
     re.IGNORECASE,
 )
 
 
 def _strip_lead(text: str) -> str:
     return _DISCOURSE.sub("", text)
+
+
+_HABITUAL = re.compile(
+    r"\b(?:sometimes|usually|often|always|normally|generally|typically|every time|whenever|most weekends|on weekends)\b[^.]{0,30}\bi(?:'ll| will)\b",
+    re.IGNORECASE,
+)
 
 
 def _first_clause(text: str) -> str:
@@ -457,6 +463,8 @@ def tag_client(text: str, *, after_therapist: set[str] | None = None) -> tuple[s
     problem = bool(_PROBLEM_RECOGNITION.search(t))
     if commitment and sustain:
         commitment = False  # "I'm gonna do what I want, it's my body": a decision not to change
+    if commitment and _HABITUAL.search(t):
+        commitment = False  # "sometimes I'll go to a friend's house": what usually happens
     if commitment and "question" not in acts:
         acts.add("commitment")
     change = (

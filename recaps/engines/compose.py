@@ -205,7 +205,7 @@ def usable(
         return False  # brackets, quotes, or a word broken off ("po- health")
     # A modal or "to" followed by a word no verb can be: a self-correction ("you'd in terms of").
     if re.search(
-        r"\b(?:you'd|you'll|i'd|i'll|will|would|could|can|should|might|must)\s+(?:in|of|the|a|an|and|but|or|at|on|with|for|by|from)\b",
+        r"\b(?:you'd|you'll|i'd|i'll|will|would|could|can|should|might|must)\s+(?:in|of|the|a|an|and|but|or|at|on|with|for|by|from|every|each|this|that|these|those|my|your)\b",
         clause,
         re.IGNORECASE,
     ):

@@ -709,6 +709,11 @@ class _Session:
         clause = self.therapist_clause(sent, 20)
         if not clause or not _PLAN_SUMMARY.search(clause) or _VAGUE_OBJECT.search(clause):
             return None
+        plan = clause[_PLAN_SUMMARY.search(clause).end() :]
+        if len(content_stems(plan)) < 2 or re.search(
+            r"\b(?:something|anything|things|about it|it)\.?$", plan, re.I
+        ):
+            return None  # "you're ready to move up to something that was different": no what
         verb = re.search(
             r"\b(?:to|gonna|could|can)\s+(?:at least |really |just |also )?(\w+)",
             clause[_PLAN_SUMMARY.search(clause).start() :],
@@ -1300,6 +1305,12 @@ class _Session:
             if acts is not None and not sent.acts & acts:
                 continue
             clause = self.client_clause(sent, None, 14, start_you=True)
+            if clause and re.search(
+                r"\byour name is\b|^you're \w+ years old|^you're (?:a|an) (?:junior|senior|student)\b",
+                clause,
+                re.I,
+            ):
+                continue  # an introduction, not what the session was about
             if clause and not re.match(r"^you (?:also )?(?:said|told|asked)\b", clause, re.I):
                 line = f"You said {_that(clause)}."
                 return sent, (_neutral(line) if not self.speakers_known else line)
@@ -1322,8 +1333,8 @@ class _Session:
             parts.append(said[1])
             sources.add(said[0].start)
         if not parts:
-            para = self._paragraph(block, k=2)
-            return para
+            # Nothing new at the end: the plan section already says what was agreed there.
+            return None
         return SourcedText(text=" ".join(parts), sources=sorted(sources))
 
     def _phases(self, middle: Sequence[Sent]) -> list[tuple[str, list[Sent]]]:
@@ -1398,8 +1409,10 @@ def _realised(clause: str) -> str | None:
     """A client's realisation, written as one: "you never noticed how much saying yes starts it" ->
     "You noticed how much saying yes starts it"; "you realised now that you say yes…" -> "You
     realised that you say yes…". A bare "that makes sense" says nothing on its own: None."""
+    # "I never thought about it till they sat me down" did not realise anything: only noticing,
+    # realising and connecting turn into a realisation when negated.
     m = re.match(
-        r"^you (?:had |have )?(?:never|hadn't|had not|didn't|did not) (?:really |even )?(noticed|notice|realised|realized|realise|realize|thought about|connected|seen|saw|knew)\b\s*(?:that |before that |before )?(.*)$",
+        r"^you (?:had |have )?(?:never|hadn't|had not|didn't|did not) (?:really |even )?(noticed|notice|realised|realized|realise|realize|connected)\b\s*(?:that |before that |before )?(.*)$",
         clause,
         re.IGNORECASE,
     )

@@ -212,7 +212,8 @@ def session_topics(
         client = sum(1 for i in mentions if speakers[i] != "therapist")
         # Self-harm and suicide are named even when said once: the person should see that it was heard.
         needed = 1 if topic.id in SAFETY_TOPICS or len(texts) < 12 else 2
-        if len(mentions) < needed or (client == 0 and len(mentions) < 3):
+        therapist_only_needed = 2 if len(texts) < 12 else 3
+        if len(mentions) < needed or (client == 0 and len(mentions) < therapist_only_needed):
             continue
         weight = sum(
             (1.0 if speakers[i] != "therapist" else 0.6) * (1.0 + max(durations[i], 1.0) / 10.0)

@@ -77,6 +77,14 @@ PHRASES = (
     ("en-us", "The marmalade umbrella whispers quietly to the pelican."),
     ("en-gb", "Purple walruses juggle lanterns beneath the glaciers."),
 )
+# For --faults: the recap page must hold spoken words for its 500-page check to mean anything, and the
+# recap engine writes only what does something in the conversation (a realisation, a suggestion). Its
+# cue words ("realised", "this week", "try") are code words, so the full audit keeps PHRASES, whose
+# every word is a needle.
+FAULT_PHRASES = (
+    ("en-us", "I realised the marmalade umbrella keeps me awake beside the pelican."),
+    ("en-gb", "This week, try putting purple lanterns beneath the glacier window."),
+)
 SOURCE_DIRS = ("accounts", "capture", "recaps", "undertone_web", "templates", "static")
 SYSTEM_TEMP_DIRS = (Path(tempfile.gettempdir()), Path("/dev/shm"), Path("/var/tmp"))
 FAULTS = "recap_build,recap_view"
@@ -106,14 +114,14 @@ def silence(seconds: float) -> bytes:
     return bytes(int(seconds * SAMPLE_RATE) * 2)
 
 
-def make_tracks(*, audio: Path | None, references: list[str], channels: int, work: Path):
+def make_tracks(*, audio: Path | None, references: list[str], channels: int, work: Path, phrases=PHRASES):
     """([pcm per channel], [reference text per channel]). Default: one espeak sentence per channel,
     the therapist's starting after the client's, with room for each VAD window to close."""
     rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
     if audio is None:
         pcms, refs = [], []
         for ch in range(channels):
-            voice, text = PHRASES[ch]
+            voice, text = phrases[ch]
             speech = to_pcm16(espeak(text, voice=voice, work=work), rng)
             lead = 0.5 if ch == 0 else 3.5
             pcms.append(silence(lead) + speech + silence(6.5 - lead))
@@ -622,7 +630,7 @@ def run_fault_check(*, speed: float = 4.0, keep: bool = False, out=print) -> dic
 
     work = Path(tempfile.mkdtemp(prefix="undertone-audit-"))
     try:
-        pcms, refs = make_tracks(audio=None, references=[], channels=2, work=work)
+        pcms, refs = make_tracks(audio=None, references=[], channels=2, work=work, phrases=FAULT_PHRASES)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     stack = Stack(keep=True, private_dirs=True, worker_loglevel="INFO", env={"UNDERTONE_FAULT": FAULTS})

@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "undertone_web.settings.base")
 
@@ -12,3 +13,12 @@ app.autodiscover_tasks()
 @app.task(name="undertone_web.ping")
 def ping() -> str:
     return "pong"
+
+
+@worker_process_init.connect
+def _warm_recap_engine(**_kwargs) -> None:
+    """Load the recap engine's lexicon (lemminflect's tables) and topic index once per worker process,
+    so the first Stop of a process does not pay ~0.9 s for it (bench/recap_build.py, cold vs warm)."""
+    from recaps.engines import warm_up
+
+    warm_up()

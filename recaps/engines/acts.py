@@ -192,7 +192,7 @@ _NEGOTIATION = _rx(
     r"\bare you (?:willing|open|interested|ready|up for)\b",
     r"\bhow (?:about|would you feel about) (?:we|you|if|trying|setting|making|starting|cutting)\b",
     r"\bshall we\b|\bcould we (?:agree|say|set|try|make|plan)\b|\bcan we (?:agree|say|set|try|make|plan)\b",
-    r"\blet's (?:say|set|agree|plan|make|try|aim|start|pick|write|put|come up with|think about|work on|look at)\b",
+    r"\blet(?:'s| us) (?:say|set|agree|plan|make|try|aim|start|pick|write|put|come up with|think about|work on|look at)\b",
     r"\bwhat (?:would|could|will|do) you (?:like to|want to|be willing to|think you (?:could|can|might|would)|put down|see yourself|try|do)\b",
     r"\bwhat (?:would|might|will) (?:that|this|it|the first step|a first step|a plan|your plan|your goal|success) (?:look like|be)\b",
     r"\bwhat(?:'s| is| would be) (?:your|a|the|one) (?:goal|plan|first step|next step|target)\b",

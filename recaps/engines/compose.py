@@ -263,7 +263,7 @@ _SUGGEST_LEADS = (
     r"how about (?:if )?(?:you |we )?",
     r"what if you ",
     r"have you (?:thought about|considered|tried) ",
-    r"let's ",
+    r"let(?:'s| us) ",
     r"(?:could|can|would) you ",
     r"(?:so |and |now |then |okay )+",
     r"(?:remember|try) to ",
@@ -446,6 +446,35 @@ def unsure_words(text: str, spans: tuple[tuple[int, int], ...]) -> frozenset[str
             if w:
                 out.add(w)
     return frozenset(out)
+
+
+def unsure_by_sentence(
+    text: str, spans: tuple[tuple[int, int], ...], cleaned: list[str]
+) -> list[frozenset[str]]:
+    """The unsure words of each cleaned sentence, taken from the raw sentence it came from: an unsure
+    "I" in one sentence of a segment must not make every "I" of the next one unsure too."""
+    if not spans:
+        return [frozenset()] * len(cleaned)
+    from segtok.segmenter import split_multi
+
+    raw: list[tuple[int, int, set[str]]] = []
+    cursor = 0
+    for piece in split_multi(text):
+        at = text.find(piece, cursor)
+        if at < 0:
+            continue
+        cursor = at + len(piece)
+        raw.append((at, cursor, {w.lower() for w in re.findall(r"[\w']+", piece)}))
+    out = []
+    for sentence in cleaned:
+        words = {w.lower() for w in re.findall(r"[\w']+", sentence)}
+        best = max(raw, key=lambda r: len(words & r[2]) / (len(words | r[2]) or 1), default=None)
+        if best is None:
+            out.append(unsure_words(text, spans))  # cannot place it: the whole segment's doubts
+            continue
+        a, b, _ = best
+        out.append(unsure_words(text, tuple(s for s in spans if s[0] < b and s[1] > a)))
+    return out
 
 
 def content_only(words: frozenset[str]) -> frozenset[str]:

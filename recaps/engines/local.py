@@ -139,9 +139,9 @@ def _sentences(segs: Sequence[Segment]) -> tuple[list[Sent], list[str]]:
         if seg.speaker != last_speaker:
             turn += 1
             last_speaker = seg.speaker
-        unsure = C.unsure_words(seg.text, seg.unsure)
-        unsure_content = C.content_only(unsure)
-        for text in cleaned:
+        by_sentence = C.unsure_by_sentence(seg.text, seg.unsure, cleaned)
+        for text, unsure in zip(cleaned, by_sentence, strict=True):
+            unsure_content = C.content_only(unsure)
             sents.append(
                 Sent(
                     idx=len(sents),
@@ -865,7 +865,7 @@ class _Session:
             r"\b(?:definitely|certainly|really|also|maybe|perhaps)\s+", "", core, flags=re.IGNORECASE
         )
         core = re.sub(
-            r"^(?:let's|we (?:can|could|will|'ll|should)|i(?:'d| would) like (?:us )?to|i(?:'m| am) hoping (?:that )?(?:we can)?|i hope (?:we can)?)\s+",
+            r"^(?:let's|let us|we (?:can|could|will|'ll|should)|i(?:'d| would) like (?:us )?to|i(?:'m| am) hoping (?:that )?(?:we can)?|i hope (?:we can)?)\s+",
             "",
             core,
             flags=re.IGNORECASE,
@@ -886,11 +886,18 @@ class _Session:
                     sent.start,
                     content_stems(core),
                 )
-        if near:
-            phrase = near[0].topic.phrase
+        # The topic the client raised last before the deferral is the one being deferred.
+        raised = [
+            (max(i for i in tw.mentions if i <= sent.seg and self.segs[i].speaker != "therapist"), tw)
+            for tw in near
+            if any(i <= sent.seg and self.segs[i].speaker != "therapist" for i in tw.mentions)
+        ]
+        if raised:
+            seg, topic = max(raised, key=lambda pair: pair[0])
+            phrase = topic.topic.phrase
             return _Item(
                 f"Your therapist proposed coming back to {phrase} next time.",
-                {sent.start, self.segs[self._named_mention(near[0])].start},
+                {sent.start, self.segs[seg].start},
                 0.9 + 0.2 * sent.pos,
                 sent.start,
                 content_stems(phrase),

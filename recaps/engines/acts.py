@@ -157,7 +157,7 @@ _AFFIRM = _rx(
     r"\bthat (?:took|takes) (?:a lot of )?courage\b",
 )
 _ADVICE = _rx(
-    r"\b(?:could|can|would) you (?:maybe |perhaps |also |just )?(?:try|use|do|put|start|keep|write|give|bring|set|book|ask|practi[cs]e|switch|swap|get|call|take|make|leave|go|plan|schedule|find|say)\b",
+    r"\b(?:could|can|would) you (?:maybe |perhaps |also |just )?(?:try|use|do|put|start|keep|write|give|bring|set|book|ask|practi[cs]e|switch|swap|get|call|take|make|leave|go|plan|schedule|find|say|tell|talk|share|show|let)\b",
     r"\byou (?:really |just |probably |definitely )?(?:need|have|'ve got|got|gotta|ought) to (?!(?:be|feel|think|say|know|understand|see|realise|realize)\b)",
     r"\byou should (?:really |probably |definitely |maybe )?(?!(?:be|feel|know|have seen)\b)\w+",
     r"\bmake sure (?:that )?you\b",
@@ -380,7 +380,10 @@ def _negated_near(text: str, pattern: re.Pattern[str]) -> bool:
     m = pattern.search(text)
     if not m:
         return False
-    window = text[max(0, m.start() - 28) : m.end() + 12]
+    # Whole words around the cue (a character window could cut "notification" to "not").
+    before = text[: m.start()].split()[-4:]
+    after = text[m.end() :].split()[:2]
+    window = " ".join([*before, m.group(0), *after])
     return bool(_NEGATION.search(window))
 
 

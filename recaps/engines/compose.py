@@ -299,7 +299,7 @@ def imperative(clause: str) -> str | None:
     # "If you need to relax, go for a walk" -> "Go for a walk, if you need to relax".
     condition = ""
     m = re.match(
-        r"^(?:(?:and|so|but|then)\s+)?((?:if|when|whenever|next time|at|by|after|before|every|each|once) [^,]{2,60}),\s*(.+)$",
+        r"^(?:(?:and|so|but|then)\s+)?((?:if|when|whenever|next time|at|by|after|before|every|each|once|on) [^,]{2,60}),\s*(.+)$",
         s,
         re.IGNORECASE,
     )

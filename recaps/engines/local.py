@@ -259,10 +259,10 @@ _INTENT = re.compile(
     r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|try to|try and|start to|actually)\s+)*(\w+)"
 )
 _POINTS_BACK = re.compile(
-    r"^You(?:'ll| will| could| can| are going to|'re going to|'re gonna| might)? (?:\w+ ){1,2}(?:it|that|this|them)\b(?! (?:is|was|'s)\b)",
+    r"^You(?:'ll| will| could| can| are going to|'re going to|'re gonna| might)? (?:\w+ ){1,3}(?:it|that|this|them|him|her)\b(?! (?:is|was|'s)\b)",
 )
 _RECAP_LIST = re.compile(
-    r"^(?:(?:so|okay|ok|and|right),?\s+)*(?:for this week|this week|to recap|to sum up|so the plan|the plan is|your homework is|your homework)\s*[:,-]\s*",
+    r"^(?:(?:so|okay|ok|and|right),?\s+)*(?:(?:for this week|this week|the plan is|your homework is|your homework)\s*:|(?:to recap|to sum up|so the plan)\s*[:,-])\s*",
     re.IGNORECASE,
 )
 _FUTURE = re.compile(
@@ -640,7 +640,9 @@ class _Session:
         out = []
         for part in re.split(r",\s*(?:and\s+)?|;\s*|\s+and\s+(?=\w+ (?:the|a|an|your|to)\b)", body):
             what = C.imperative(part)
-            if not what or not C.usable(what, min_words=2, max_words=20) or _VAGUE_OBJECT.search(what):
+            if not what or not C.usable(what, min_words=2, max_words=20, unsure=sent.unsure_content):
+                continue
+            if _VAGUE_OBJECT.search(what) or sent.unsure_whole:
                 continue
             sources = {sent.start} | ({reply[0].start} if answer == "agreed" and reply else set())
             text = C.sentence(what)
@@ -994,7 +996,7 @@ class _Session:
         for sent in self.sents:
             if not sent.quotable or sent.words < 6 or "question" in sent.acts or sent.text.endswith("?"):
                 continue
-            if len(sent.stems) < 3:
+            if len(sent.stems) < 2:
                 continue
             if sent.speaker == "therapist":
                 # The therapist's own "I"/"we" makes it their view or a proposal, not a reflection.

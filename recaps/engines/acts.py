@@ -316,6 +316,7 @@ _SUSTAIN = _rx(
     r"\bi(?:'ve| have) tried (?:before|everything|that)\b|\bit never works\b|\bi always (?:fail|end up)\b",
     r"\b(?:i|i've|i have) (?:got|have) no (?:time|willpower|choice|energy)\b|\bi (?:don't|do not) have (?:the )?(?:time|willpower|energy|money)\b",
     r"\bi(?:'m| am) (?:too|so) (?:busy|stressed|tired)\b",
+    r"\b(?:hard time believing|don't believe|do not believe|doubt (?:that|it)|not convinced|don't buy)\b",
     r"\bi (?:just )?keep (?:doing|going back|drinking|smoking|using)\b",
 )
 _AGREE = re.compile(

@@ -28,7 +28,7 @@ DANGLING = frozenset(
 _LEAD = re.compile(
     r"^(?:(?:like i said|as i said|like i say|as i say|like you said|as you said|i mean|you know|i guess|"
     r"i suppose|i think|i believe|i feel like|to be honest|i don't know|i dunno|you see|i'd say|i would say|"
-    r"kind of|sort of|uh-huh|mm+-?hm+|well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no|nah|okay|ok|"
+    r"kind of|sort of|uh-huh|mm+-?hm+|well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no(?=[,.!])|nah|okay|ok|"
     r"alright|right|like|honestly|actually|basically|anyway|anyways|now|see|look|listen|hmm+|mhm|then|"
     r"definitely|absolutely|sure|exactly|true|i know)\b[,.!]?\s*)+",
     re.IGNORECASE,
@@ -129,7 +129,8 @@ def quote(text: str) -> str:
     s = _STUTTER.sub("", strip_vocatives(tidy(text)))
     s = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", s, flags=re.IGNORECASE)
     s = re.sub(
-        r"^(?:(?:well|so|and|but|um+|uh+|oh|yeah|yes|okay|ok|i mean|you know|like)\b[,.!]?\s*)+",
+        # "I, yeah, I guess…": a false start on "I" goes with the run-up.
+        r"^(?:(?:well|so|and|but|um+|uh+|oh|yeah|yes|okay|ok|i mean|you know|like|i(?=,\s*(?:yeah|well|um|uh|so|i)\b))\b[,.!]?\s*)+",
         "",
         s,
         flags=re.IGNORECASE,

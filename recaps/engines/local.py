@@ -325,6 +325,8 @@ class _Session:
             # Comma pieces too: "Doing the math, no more than 18 drinks a week" has its plan after one.
             parts += [p for p in re.split(r",\s*", text) if p not in parts]
             parts = sorted(parts, key=lambda p: 0 if cue.search(p) else 1)
+        # "Doing the math, no more than 18 a week": a participle run-up is not the plan.
+        parts = [re.sub(r"^\w+ing\b[^,]{0,25},\s+(?=\S)", "", p) for p in parts]
         for part in parts:
             part = C.strip_hedges(part)
             if not C.usable(part, max_words=max_words, unsure=sent.unsure_content) or sent.unsure_whole:
@@ -511,7 +513,7 @@ class _Session:
         # Near-duplicates merge their sources: an intention said twice is one step, cited twice.
         # A long session can hold more agreements than a short one.
         wanted = min(NEXT_STEPS_MAX, NEXT_STEPS_WANTED + int(self.duration // 1200))
-        chosen = _top(_dedupe(items, 0.35), wanted)
+        chosen = _top(_dedupe(items, 0.5), wanted)
         for item in chosen:
             item.sources |= self._exchange_sources(item)
         return chosen

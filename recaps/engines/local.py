@@ -1174,14 +1174,7 @@ class _Session:
                 out.append(SourcedText(text=line, sources=sorted(q.sources | {mention})))
 
         if len(out) < 3:
-            for sent in sorted(
-                (s for s in self.sents if s.client and s.acts & {"change", "sustain"}),
-                key=lambda s: -len(s.stems),
-            ):
-                clause = self.client_clause(sent, None, 11, start_you=True)
-                if clause:
-                    out.append(SourcedText(text=f"You said {_that(clause)}.", sources=[sent.start]))
-                    break
+            out += self._summary_fillers(out, insights, 3 - len(out))
         # One sentence per moment of the session: a later line built on the same words goes.
         kept: list[SourcedText] = []
         for line in out:
@@ -1192,6 +1185,52 @@ class _Session:
         if not self.speakers_known:
             out = [SourcedText(text=_neutral(s.text), sources=s.sources) for s in out]
         return out[:6]
+
+    def _summary_fillers(
+        self, have: list[SourcedText], insights: list[_Item], need: int
+    ) -> list[SourcedText]:
+        """More of what happened, for a summary that would be too thin: what the person brought,
+        an insight or reflection not yet used, what they want to change. Each is still a composed
+        clause from one sentence, and none repeats a line already there."""
+        used = {x for line in have for x in line.sources}
+        out: list[SourcedText] = []
+
+        def add(text: str, sources: list[float]) -> None:
+            if len(out) < need and not used & set(sources) and text:
+                out.append(SourcedText(text=text, sources=sources))
+                used.update(sources)
+
+        opening = self._first_said([s for s in self.sents if s.pos < 0.35], None)
+        if opening:
+            add(opening[1], [opening[0].start])
+        for item in sorted(insights, key=lambda i: -i.score):
+            line = _summary_clause(item.text, 16)
+            if line:
+                add(C.sentence(line), sorted(item.sources))
+        for sent in sorted(
+            (s for s in self.sents if s.client and s.acts & {"change", "sustain"} and not s.hypothetical),
+            key=lambda s: -len(s.stems),
+        ):
+            clause = self.client_clause(sent, None, 11, start_you=True)
+            if clause:
+                add(f"You said {_that(clause)}.", [sent.start])
+        # The therapist's reflections, heaviest first: they often say in one line what the hour was.
+        for sent in sorted(
+            (
+                s
+                for s in self.sents
+                if s.speaker == "therapist" and s.acts & {"reflection_complex", "reflection_simple"}
+            ),
+            key=lambda s: (-("reflection_complex" in s.acts), -len(s.stems)),
+        ):
+            clause = self.therapist_clause(sent, 12)
+            if clause and len(content_stems(clause)) >= 2:
+                add(f"Your therapist reflected that {C.lower_first(clause)}.", [sent.start])
+        for sent in sorted((s for s in self.sents if s.client), key=lambda s: -len(s.stems)):
+            clause = self.client_clause(sent, None, 11, start_you=True)
+            if clause and len(content_stems(clause)) >= 2:
+                add(f"You said {_that(clause)}.", [sent.start])
+        return out
 
     def neutral(self, items: list[_Item]) -> list[_Item]:
         if not self.speakers_known:
@@ -1442,6 +1481,12 @@ def _realised(clause: str) -> str | None:
         return C.sentence(f"You {verb} that {rest}") if C.word_count(rest) >= 3 else None
     if re.match(r"^(?:that|it) (?:makes|made) sense", clause, re.IGNORECASE):
         return None
+    if re.match(
+        r"^you (?:had |have )?(?:never|hadn't|had not|didn't|did not|haven't) (?:really |even )?(?:thought|think|know|knew)\b",
+        clause,
+        re.I,
+    ):
+        return None  # not having thought about something is not a realisation
     return C.sentence(f"You realised {_that(clause)}")
 
 
@@ -1464,7 +1509,7 @@ def _that(clause: str) -> str:
 # Where a decision can end early and still be whole: "You decided that you're going to ask your
 # manager | if someone else can share the work".
 _CLAUSE_BOUNDARY = re.compile(
-    r"\s(?=(?:if|when|so|because|before|after|until|while|with|for the|by|so that|which|who)\b)|,\s"
+    r"\s(?=(?:if|when|so|because|before|after|until|while|with|for the|by|so that|which|who|why|where|how)\b)|,\s"
 )
 
 

@@ -87,6 +87,9 @@ class _Item:
     score: float
     at: float
     stems: list[str]
+    # False when the sentence follows the person's own words in the same turn, so its "that" points
+    # at those words rather than at what the therapist suggested.
+    opens_turn: bool = True
 
     def to_sourced(self) -> SourcedText:
         return SourcedText(text=self.text, sources=sorted(self.sources))
@@ -621,7 +624,9 @@ class _Session:
         joins that step (with its when), or goes if there is none within a minute and a half."""
         out: list[_Item] = []
         for item in sorted(items, key=lambda i: i.at):
-            if not _POINTS_BACK.match(item.text):
+            # "It's my alarm system, not a heart attack. I'm going to write that on a card": the
+            # "that" is the person's own words just before, not the therapist's suggestion.
+            if not _POINTS_BACK.match(item.text) or not item.opens_turn:
                 out.append(item)
                 continue
             target = next((o for o in reversed(out) if 0 <= item.at - o.at <= 90), None)
@@ -826,7 +831,10 @@ class _Session:
             # The whole exchange: the planning question it answers is where the step came from too.
             sources |= {s.start for s in before if "negotiation" in s.acts}
         score = (1.0 if commitment else 0.8 if planning else 0.5) + 0.3 * sent.pos
-        return _Item(text, sources, score, sent.start, content_stems(text))
+        own_words_before = any(
+            s.idx < sent.idx and not s.acts & {"agree"} and len(s.stems) >= 2 for s in self.turns[sent.turn]
+        )
+        return _Item(text, sources, score, sent.start, content_stems(text), opens_turn=not own_words_before)
 
     # Questions for next time ---------------------------------------------------------------------
 
@@ -1121,7 +1129,8 @@ class _Session:
                 out.append(SourcedText(text=line, sources=sorted(best.sources)))
 
         if next_steps:
-            best = max(next_steps, key=lambda i: i.score)
+            # The most substantial agreement: said with detail and taken up, not just said last.
+            best = max(next_steps, key=lambda i: i.score + 0.1 * len(i.sources) + 0.05 * len(set(i.stems)))
             first = re.split(r"(?<=[.!?])\s+", best.text)[0]
             low = first.lower()
             if first.startswith("Your therapist suggested"):
@@ -1152,7 +1161,11 @@ class _Session:
             )
 
         if questions and len(out) < 6:
-            q = max(questions, key=lambda i: i.score)
+            # A thread explicitly kept for next time says most about what comes next.
+            q = max(
+                questions,
+                key=lambda i: (bool(re.search(r"next time|proposed", i.text, re.I)), i.score),
+            )
             near = [tw for tw in self.topics if any(self.segs[m].start in q.sources for m in tw.mentions)]
             if q.text.endswith("?") and C.word_count(q.text) <= 10:
                 out.append(
@@ -1163,7 +1176,7 @@ class _Session:
             elif q.text.startswith("Your therapist proposed to "):
                 plan = q.text[len("Your therapist proposed to ") :].rstrip(".")
                 out.append(SourcedText(text=f"Your therapist proposed to {plan}.", sources=sorted(q.sources)))
-            elif near:
+            elif near and not q.text.endswith("?"):
                 by_therapist = any(s.speaker == "therapist" and s.start in q.sources for s in self.sents)
                 line = (
                     f"Next time, you and your therapist plan to come back to {near[0].topic.phrase}."

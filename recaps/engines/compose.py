@@ -19,7 +19,7 @@ from functools import lru_cache
 DANGLING = frozenset(
     """a an the and or but to of in on at for with from by your my his her their our its which
     because if i um uh like just very than as into over after before when while until then also no
-    some any even we they he she it's i'm you're there's what how why where would could should can will
+    some any even about we they he she it's i'm you're there's what how why where would could should can will
     might must do does did have has had be get got going gonna wanna kinda""".split()
 )
 

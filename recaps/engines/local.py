@@ -1129,27 +1129,23 @@ class _Session:
                 out.append(SourcedText(text=line, sources=sorted(best.sources)))
 
         if next_steps:
-            # The most substantial agreement: said with detail and taken up, not just said last.
-            best = max(next_steps, key=lambda i: i.score + 0.1 * len(i.sources) + 0.05 * len(set(i.stems)))
-            first = re.split(r"(?<=[.!?])\s+", best.text)[0]
-            low = first.lower()
-            if first.startswith("Your therapist suggested"):
-                line = first
-            elif first.startswith(("Your plan: ", "Your goal: ")):
-                line = f"You settled on a {'goal' if first.startswith('Your goal') else 'plan'}: {first.split(': ', 1)[1]}"
-            elif re.match(
-                r"^you(?:'ll| will| are going to|'re going to|'re gonna| are gonna| decided)\b", low
-            ):
-                line = f"You decided that {C.lower_first(first)}"
-            elif re.match(r"^you (?:could|can|might)\b", low):
-                line = f"One idea you came up with: {C.lower_first(first)}"
-            elif low.startswith("you"):
-                line = f"You said {C.lower_first(first)}"
-            else:
-                line = f"You agreed to {C.lower_first(first)}"
-            line = _summary_clause(line)
-            if line:
-                out.append(SourcedText(text=C.sentence(line), sources=sorted(best.sources)))
+            # The most substantial agreement (said with detail and taken up, not just said last),
+            # and, when there is one, the person's own decision too.
+            def weight(item: _Item) -> float:
+                return item.score + 0.1 * len(item.sources) + 0.05 * len(set(item.stems))
+
+            ranked = sorted(next_steps, key=weight, reverse=True)
+            picks = ranked[:1]
+            own = [
+                i
+                for i in ranked[1:]
+                if _OWN_DECISION.match(i.text) and not _OWN_DECISION.match(picks[0].text)
+            ]
+            picks += own[:1]
+            for best in sorted(picks, key=lambda i: i.at):
+                line = _summary_clause(_decision_line(best.text))
+                if line:
+                    out.append(SourcedText(text=C.sentence(line), sources=sorted(best.sources)))
 
         safety_text = S.summary_sentence(self.safety)
         if safety_text and not out:
@@ -1174,8 +1170,13 @@ class _Session:
                     )
                 )
             elif q.text.startswith("Your therapist proposed to "):
-                plan = q.text[len("Your therapist proposed to ") :].rstrip(".")
-                out.append(SourcedText(text=f"Your therapist proposed to {plan}.", sources=sorted(q.sources)))
+                plan = re.sub(
+                    r"\s*next time\.?$", "", q.text[len("Your therapist proposed to ") :].rstrip(".")
+                )
+                plan = _summary_clause(plan, 10)
+                if plan:
+                    line = f"Next time, your therapist proposed to {plan}."
+                    out.append(SourcedText(text=line, sources=sorted(q.sources)))
             elif near and not q.text.endswith("?"):
                 by_therapist = any(s.speaker == "therapist" and s.start in q.sources for s in self.sents)
                 line = (
@@ -1468,6 +1469,26 @@ def _is_safety_label(label: str) -> bool:
     return any(t.label == label and t.id in SAFETY_TOPICS for t in catalogue().topics)
 
 
+_OWN_DECISION = re.compile(r"^You(?:'ll| will| are going to|'re going to|'re gonna| are gonna| decided)\b")
+
+
+def _decision_line(text: str) -> str:
+    """A next step as a summary sentence that says whose decision it was."""
+    first = re.split(r"(?<=[.!?])\s+", text)[0]
+    low = first.lower()
+    if first.startswith("Your therapist suggested"):
+        return first
+    if first.startswith(("Your plan: ", "Your goal: ")):
+        return f"You settled on a {'goal' if first.startswith('Your goal') else 'plan'}: {first.split(': ', 1)[1]}"
+    if _OWN_DECISION.match(first):
+        return f"You decided that {C.lower_first(first)}"
+    if re.match(r"^you (?:could|can|might)\b", low):
+        return f"One idea you came up with: {C.lower_first(first)}"
+    if low.startswith("you"):
+        return f"You said {C.lower_first(first)}"
+    return f"You agreed to {C.lower_first(first)}"
+
+
 def _realised(clause: str) -> str | None:
     """A client's realisation, written as one: "you never noticed how much saying yes starts it" ->
     "You noticed how much saying yes starts it"; "you realised now that you say yes…" -> "You
@@ -1533,7 +1554,7 @@ def _summary_clause(line: str, limit: int = 14) -> str:
         return line
     cuts = [m.start() for m in _CLAUSE_BOUNDARY.finditer(line)]
     for cut in reversed(cuts):
-        head = line[:cut].rstrip(" ,")
+        head = re.sub(r"(?:\s+(?:and|or|but|then))+$", "", line[:cut].rstrip(" ,"))
         if C.word_count(head) <= limit and C.ends_whole(head) and C.word_count(head) >= 5:
             return head
     return ""

@@ -210,6 +210,7 @@ _NEGOTIATION = _rx(
     r"\bwho (?:could|would|can|might) (?:help|support|be there)\b",
     r"\bwhat (?:specific )?(?:steps|things|changes)\b.*\byou\b.*\b(?:take|do|make|try)\b",
     r"\bwhat time (?:would|will|could|do) you\b",
+    r"\b(?:can|could) you think of (?:anything|something|any|some|other|ways|things)\b|\bwhat else (?:could|can|would|might) you\b",
     # Summing up the plan: "So you're willing to go to bed at 11:00".
     r"^(?:(?:okay|ok|so|and|great|alright),?\s+)*you(?:'re| are) (?:willing|going|planning|committed|ready) to\b",
 )

@@ -522,22 +522,35 @@ class _Session:
         return chosen
 
     def _exchange_sources(self, item: _Item) -> set[float]:
-        """The rest of the exchange a step came out of: neighbouring suggestions, plans and change
-        talk about the same thing (a shared content word), so the step points at all of it."""
+        """The rest of the exchange a step came out of, so the step points at all of it:
+        - neighbouring suggestions, plans and change talk about the same thing (a shared word);
+        - the unbroken run of planning talk around it: the planning questions, the client's
+          answers and yeses, the therapist's confirmation, turn by turn until the talk moves on."""
         stems = set(item.stems)
         anchors = [s for s in self.sents if s.start in item.sources]
         out: set[float] = set()
+
+        def planning(s: Sent) -> bool:
+            if s.negated or "sustain" in s.acts or "decline" in s.acts:
+                return False
+            if s.speaker == "therapist":
+                return bool(s.acts & {"advice", "options", "negotiation"})
+            return bool(s.acts & {"change", "commitment", "agree"})
+
         for anchor in anchors:
             for s in self.sents[max(0, anchor.idx - 4) : anchor.idx + 5]:
                 if s.negated or "question" in s.acts or "sustain" in s.acts:
                     continue
-                relevant = s.acts & (
-                    {"advice", "options", "negotiation"}
-                    if s.speaker == "therapist"
-                    else {"change", "commitment"}
-                )
-                if relevant and stems & set(s.stems):
+                if planning(s) and stems & set(s.stems):
                     out.add(s.start)
+            for step in (-1, 1):
+                turn = anchor.turn
+                while 0 <= turn + step < len(self.turns) and abs(turn + step - anchor.turn) <= 3:
+                    turn += step
+                    run = [s for s in self.turns[turn] if planning(s)]
+                    if not run:
+                        break
+                    out.update(s.start for s in run)
         return out
 
     def _reply(self, sent: Sent) -> tuple[str, list[Sent]]:
@@ -626,7 +639,10 @@ class _Session:
         for item in sorted(items, key=lambda i: i.at):
             # "It's my alarm system, not a heart attack. I'm going to write that on a card": the
             # "that" is the person's own words just before, not the therapist's suggestion.
-            if not _POINTS_BACK.match(item.text) or not item.opens_turn:
+            m = _POINTS_BACK.match(item.text)
+            # "You could replace it with a low-calorie drink" says what: only a bare pronoun step joins.
+            said_what = m is not None and len(content_stems(item.text[m.end() :].split(".")[0])) >= 2
+            if not m or said_what or not item.opens_turn:
                 out.append(item)
                 continue
             target = next((o for o in reversed(out) if 0 <= item.at - o.at <= 90), None)

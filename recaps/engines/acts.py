@@ -318,6 +318,7 @@ _SUSTAIN = _rx(
     r"\b(?:i|i've|i have) (?:got|have) no (?:time|willpower|choice|energy)\b|\bi (?:don't|do not) have (?:the )?(?:time|willpower|energy|money)\b",
     r"\bi(?:'m| am) (?:too|so) (?:busy|stressed|tired)\b",
     r"\b(?:hard time believing|don't believe|do not believe|doubt (?:that|it)|not convinced|don't buy)\b",
+    r"\b(?:don't|do not) know (?:if|whether) i (?:can|could|will|'ll)\b|\bi'm not sure i (?:can|could)\b",
     r"\bi (?:just )?keep (?:doing|going back|drinking|smoking|using)\b",
 )
 _AGREE = re.compile(

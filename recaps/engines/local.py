@@ -1150,12 +1150,17 @@ class _Session:
             def weight(item: _Item) -> float:
                 return item.score + 0.1 * len(item.sources) + 0.05 * len(set(item.stems))
 
-            ranked = sorted(next_steps, key=weight, reverse=True)
+            # A step whose line cannot be cut short enough to paraphrase gives way to the next one.
+            ranked = [
+                i
+                for i in sorted(next_steps, key=weight, reverse=True)
+                if _summary_clause(_decision_line(i.text))
+            ]
             picks = ranked[:1]
             own = [
                 i
                 for i in ranked[1:]
-                if _OWN_DECISION.match(i.text) and not _OWN_DECISION.match(picks[0].text)
+                if picks and _OWN_DECISION.match(i.text) and not _OWN_DECISION.match(picks[0].text)
             ]
             picks += own[:1]
             for best in sorted(picks, key=lambda i: i.at):
@@ -1242,7 +1247,7 @@ class _Session:
             key=lambda s: -len(s.stems),
         ):
             clause = self.client_clause(sent, None, 11, start_you=True)
-            if clause:
+            if clause and len(content_stems(clause)) >= 2 and not _VAGUE_OBJECT.search(clause):
                 add(f"You said {_that(clause)}.", [sent.start])
         # The therapist's reflections, heaviest first: they often say in one line what the hour was.
         for sent in sorted(
@@ -1559,7 +1564,7 @@ def _that(clause: str) -> str:
 # Where a decision can end early and still be whole: "You decided that you're going to ask your
 # manager | if someone else can share the work".
 _CLAUSE_BOUNDARY = re.compile(
-    r"\s(?=(?:if|when|so|because|before|after|until|while|with|for the|by|so that|which|who|why|where|how)\b)|,\s"
+    r"\s(?=(?:if|when|so|because|before|after|until|while|with|for the|by|so that|which|who|why|where|how|and then)\b)|,\s"
 )
 
 

@@ -271,7 +271,8 @@ def is_truncated(text: str) -> bool:
     if t.endswith(DANGLING_ENDS):
         return True
     t = t.rstrip(".!?").rstrip(CLOSERS)
-    last = re.findall(r"[a-z']+", plain(t).lower())
+    # The last token, digits included: "…to bed at 11:00." ends on "11:00", not on "at".
+    last = re.findall(r"[a-z0-9':]+", plain(t).lower())
     return bool(last) and last[-1] in DANGLING
 
 

@@ -249,7 +249,7 @@ _CHANGE_VERBS = (
 )
 _COMMITMENT = _rx(
     r"\bi(?:'ll| will| shall)\s+(?:definitely |really |probably |try (?:and|to) |have to |just |also |certainly |totally |absolutely )*(?!be (?:fine|okay|ok|honest|like|bummed|sad|upset|mad|angry)\b|(?:tell you|say|admit|be honest)\b)\w+",
-    r"\bi(?:'m| am)\s+(?:definitely |really |probably |just |also |still )*(?:going to|gonna|planning to|planning on|committed to|determined to|ready to|willing to|about to|starting to)\b(?! be (?:bummed|sad|upset|mad|angry|disappointed|honest)\b)",
+    r"\bi(?:'m| am)\s+(?:definitely |really |probably |just |also |still )*(?:going to|gonna|planning to|planning on|committed to|determined to|ready to|willing to|about to|starting to)\b(?! be\b(?! (?:able|there|on time|more|less|sober|clean|careful|better|home)\b))",
     r"\bi (?:plan|intend|promise|commit|agree|aim|decided|have decided|'ve decided) to\b",
     r"\b(?:i|we) (?:can|could) (?:do|try) (?:that|this|it)\b",
     r"\bi(?:'ll| will) (?:give it a (?:go|try|shot)|try (?:it|that|this))\b",
@@ -259,7 +259,7 @@ _COMMITMENT = _rx(
     r"\bsounds like a plan\b|^deal[.!]?$",
 )
 _DESIRE = _rx(
-    r"\bi(?:'d| would)? (?:really |just |also |do |definitely |still |kind of |kinda )*(?:want|wanna|wish|hope|like to|love to|need|have to|'ve got to|got to|gotta|must|should|ought to)\b(?! (?:you|him|her|them) to)(?! (?:say|admit|laugh|tell you|be honest)\b)",
+    r"\bi(?:'d| would)? (?:really |just |also |do |definitely |still |kind of |kinda )*(?:want|wanna|wish|hope|need|have to|'ve got to|got to|gotta|must|should|ought to)\b(?! (?:you|him|her|them) to)(?! (?:say|admit|laugh|tell you|be honest)\b)",
     r"\bi(?:'d| would) (?:really )?(?:like|love) to\b",
 )
 # Not wanting the problem behaviour any more is change talk, though it has a "don't" in it.

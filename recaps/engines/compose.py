@@ -154,7 +154,9 @@ def ends_whole(text: str) -> bool:
 def clauses(text: str) -> list[str]:
     """A sentence cut at its clause boundaries (commas before a conjunction, semicolons, dashes)."""
     parts = re.split(
-        r"\s*[;—–]\s*|\s+-\s+|,\s+(?=(?:and|but|so|because|cause|'cause|although|though|which|whereas|or|then|if|when|unless|while)\b)|\s+(?=(?:but|because|although|though|whereas)\b)",
+        r"\s*[;—–]\s*|\s+-\s+|,\s+(?=(?:and|but|so|because|cause|'cause|although|though|which|whereas|or|then|if|when|unless|while)\b)|\s+(?=(?:but|because|although|though|whereas)\b)"
+        # "…every night and I am sleeping five hours": a new subject starts a new clause.
+        r"|\s+(?=and (?:i|i'm|i've|i'll|my|he|she|they|we|it's)\b)",
         text,
         flags=re.IGNORECASE,
     )

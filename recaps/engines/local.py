@@ -259,7 +259,7 @@ _PLAN_SUMMARY = re.compile(
 _INTENT = re.compile(
     r"^you('ll| will| are going to|'re going to|'re gonna| are gonna| plan to| want to|'d like to| would like to|"
     r" need to| have to|'ve got to|'ve gotta| gotta| could| can| might| hope to| intend to| aim to| decided to| will try to|'ll try to|"
-    r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|try to|try and|start to|actually)\s+)*(\w+)"
+    r"'re ready to| are ready to|'re willing to| are willing to|'re planning (?:to|on)| were planning (?:to|on))\s+(?:(?:definitely|really|probably|just|also|still|maybe|then|try to|try and|start to|actually)\s+)*(\w+)"
 )
 _POINTS_BACK = re.compile(
     r"^You(?:'ll| will| could| can| are going to|'re going to|'re gonna| might)? (?:\w+ ){1,3}(?:it|that|this|them|him|her)\b(?! (?:is|was|'s)\b)",
@@ -736,7 +736,9 @@ class _Session:
             return None
         plan = clause[_PLAN_SUMMARY.search(clause).end() :]
         if len(content_stems(plan)) < 2 or re.search(
-            r"\b(?:something|anything|things|about it|it)\.?$", plan, re.I
+            r"\b(?:something|anything|things|about it|it)\.?$|\bsomething (?:that (?:was|is) )?\w+\.?$",
+            plan,
+            re.I,
         ):
             return None  # "you're ready to move up to something that was different": no what
         verb = re.search(
@@ -803,9 +805,9 @@ class _Session:
             modal, verb = intent.group(1), intent.group(2)
             # "You could…"/"You can…" is a plan only as an answer to a planning question; "you're
             # going to be disappointed" is a prediction, not a decision.
-            if modal.strip() in ("could", "can", "might") and not (
-                planning or (late and re.search(rf"\b(?:{A._CHANGE_VERBS})\b", clause, re.I))
-            ):
+            # "You can write and read" late in a session is ability, not a plan: only an answer to a
+            # planning question makes "could"/"can" a step.
+            if modal.strip() in ("could", "can", "might") and not planning:
                 return None
             # "You're gonna go hang out with friends" early on is narrative; a decision is late in the
             # session, or an answer to a planning question, or says so ("I've decided").
@@ -1040,6 +1042,10 @@ class _Session:
             if sent.negated and not sent.acts & {"realisation"}:
                 continue
             if "sustain" in sent.acts:
+                continue
+            # "If you could write on a computer, I could do that", "I usually end up walking": a
+            # condition or a habit, not something the person is moving towards.
+            if "realisation" not in sent.acts and (sent.hypothetical or _USUALLY.search(sent.text)):
                 continue
             if "realisation" in sent.acts:
                 scored.append((1.3, sent, "realisation"))
@@ -1458,6 +1464,8 @@ _REFLECTIVE_OPENING = re.compile(
 )
 
 _STRONG_REFLECTION = re.compile(r"sounds|seems|feels like|part of you|hearing|one hand", re.IGNORECASE)
+
+_USUALLY = re.compile(r"\b(?:usually|normally|always|often|generally|typically|tend to)\b", re.IGNORECASE)
 
 _MOMENT_LABELS = {
     "realisation": "Something you realised",

@@ -81,7 +81,9 @@ def _tidy(text: str) -> str:
 
 
 def clean_sentence(sentence: str) -> str:
-    """Clean one sentence; returns "" when nothing meaningful is left."""
+    """Clean one sentence; returns "" when nothing meaningful is left. A sentence broken off
+    ("see whether anything-") keeps an ellipsis, so nothing downstream takes it for a whole one."""
+    broken = bool(re.search(r"\w\s*(?:-|--|—|–)\s*$", sentence.strip()))
     s = _TAG_RE.sub(" ", sentence)
     s = _tidy(s)
     if not s or _HALLUCINATION_RE.match(s.strip(" .!?…").strip()):
@@ -105,6 +107,8 @@ def clean_sentence(sentence: str) -> str:
     # A sentence that lost its leading filler starts lower-case; ASR output starts sentences upper-case.
     if s[0].islower():
         s = s[0].upper() + s[1:]
+    if broken:
+        s = s.rstrip(".!?") + "…"
     return s
 
 

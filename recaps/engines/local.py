@@ -1071,8 +1071,26 @@ class _Session:
                 chosen.append((sent, kind))
             if len(chosen) >= wanted:
                 break
+        if len(chosen) < 3:
+            # Fewer than three: the rest of the person's change talk and the therapist's longer
+            # reflections may come in, still labelled for what they are.
+            taken = {c.start for c, _ in chosen}
+            for sent in self.sents:
+                if sent.start in taken or not sent.quotable or sent.words < 8 or "question" in sent.acts:
+                    continue
+                if (
+                    sent.client
+                    and "change" in sent.acts
+                    and not (sent.negated or sent.hypothetical or "sustain" in sent.acts)
+                ):
+                    if not _USUALLY.search(sent.text):
+                        scored.append((0.3, sent, "change"))
+                elif sent.speaker == "therapist" and "reflection_complex" in sent.acts and sent.words >= 10:
+                    opening = _REFLECTIVE_OPENING.match(C.strip_vocatives(sent.text))
+                    if opening and C.therapist_clause_ok(C.strip_vocatives(sent.text)[opening.end() :]):
+                        scored.append((0.25, sent, "reflection"))
         if len(chosen) < 3:  # a short session: closer together rather than fewer than three
-            for _score, sent, kind in scored:
+            for _score, sent, kind in sorted(scored, key=lambda x: -x[0]):
                 if len(chosen) >= 3:
                     break
                 if all(sent.start != c.start for c, _ in chosen):
@@ -1271,6 +1289,18 @@ class _Session:
             clause = self.client_clause(sent, None, 11, start_you=True)
             if clause and len(content_stems(clause)) >= 2:
                 add(f"You said {_that(clause)}.", [sent.start])
+        # Last, what the therapist asked about: a fact of the session, said as one.
+        for sent in sorted(
+            (s for s in self.sents if s.speaker == "therapist" and "question_open" in s.acts),
+            key=lambda s: -len(s.stems),
+        ):
+            asked = _embedded_question(C.strip_hedges(sent.text))
+            if (
+                asked
+                and len(content_stems(asked)) >= 2
+                and C.usable(asked, max_words=14, unsure=sent.unsure_content)
+            ):
+                add(f"Your therapist asked {asked}.", [sent.start])
         return out
 
     def neutral(self, items: list[_Item]) -> list[_Item]:
@@ -1516,6 +1546,23 @@ def _decision_line(text: str) -> str:
     if low.startswith("you"):
         return f"You said {C.lower_first(first)}"
     return f"You agreed to {C.lower_first(first)}"
+
+
+def _embedded_question(question: str) -> str | None:
+    """ "What would you like to change about your drinking?" -> "what you would like to change about
+    your drinking": a question reported inside a sentence, word order put back."""
+    m = re.match(
+        r"^(what|how|why|where|which \w+)\s+(would|could|will|can|might|should|is|are|was|were|have|has|do|does)\s+(you|your \w+|it|that|this|things)\s+(.+?)\?$",
+        question,
+        re.IGNORECASE,
+    )
+    if not m:
+        return None
+    wh, aux, subject, rest = (g.lower() if i < 2 else g for i, g in enumerate(m.groups()))
+    if not C.therapist_clause_ok(rest) or not C.therapist_clause_ok(subject):
+        return None
+    aux = "" if aux in ("do", "does") else f" {aux}"
+    return f"{wh} {subject}{aux} {rest}"
 
 
 def _realised(clause: str) -> str | None:

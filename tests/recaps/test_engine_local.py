@@ -484,3 +484,38 @@ def test_to_markdown_neutralises_markdown_in_text():
     )
     md = validate(result, segments).to_markdown()
     assert "\n# not a heading" not in md
+
+
+@pytest.mark.parametrize(
+    ("asked", "reported"),
+    [
+        (
+            "What would you like to change about your drinking?",
+            "what you would like to change about your drinking",
+        ),
+        ("How do you feel about cutting down?", "how you feel about cutting down"),
+        ("What keeps you at work so late?", None),  # a subject question: left alone, not garbled
+    ],
+)
+def test_a_therapist_question_is_reported_in_plain_word_order(asked, reported):
+    from recaps.engines.local import _embedded_question
+
+    assert _embedded_question(asked) == reported
+
+
+def test_a_sentence_broken_off_is_never_used_as_if_whole():
+    assert clean_sentences("I'll maybe have a look at my schedule, see whether anything-") == [
+        "I'll maybe have a look at my schedule, see whether anything…"
+    ]
+    result = get_engine("local").build(
+        [
+            Segment(speaker="therapist", start=0.0, end=3.0, text="What could you do this week?"),
+            Segment(
+                speaker="client",
+                start=4.0,
+                end=9.0,
+                text="I'll maybe have a look at my schedule, see whether anything-",
+            ),
+        ]
+    )
+    assert "whether anything" not in json.dumps(result.to_dict())

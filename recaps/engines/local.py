@@ -1318,7 +1318,12 @@ class _Session:
                 return f"Your therapist reflected that {C.lower_first(clause)}." if clause else None
             if sent.acts & {"advice", "options"}:
                 what = C.imperative(sent.text)
-                if what and C.usable(what, max_words=20) and not re.match(r"^(?:what|how)\b", what, re.I):
+                if (
+                    what
+                    and not sent.unsure_whole
+                    and C.usable(what, max_words=20, unsure=sent.unsure_content)
+                    and not re.match(r"^(?:what|how)\b", what, re.I)
+                ):
                     return f"Your therapist suggested you {C.lower_first(what).rstrip('.')}."
             if "information" in sent.acts:
                 return None

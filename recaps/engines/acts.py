@@ -14,7 +14,7 @@ MISC 2.5's change/sustain talk for the client), because that is also how the dev
   negotiation (asking for agreement on a plan), information, affirm, deferral;
 - client: change (towards change: desire, ability, reasons, need, steps taken, problem recognition),
   sustain (against change), commitment, realisation, feeling, question, agree, decline, deferral.
-Modifiers on every sentence: negated, hypothetical, conditional.
+Modifiers on every sentence: negated, hypothetical.
 
 The rules are deliberately about the *shape* of talk (who is the subject, which modal, which verb,
 what came just before) rather than about any one topic, so they carry to sessions about anything.
@@ -25,30 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-THERAPIST_ACTS = (
-    "question_open",
-    "question_closed",
-    "reflection_simple",
-    "reflection_complex",
-    "advice",
-    "options",
-    "negotiation",
-    "information",
-    "affirm",
-    "deferral",
-)
-CLIENT_ACTS = (
-    "change",
-    "sustain",
-    "commitment",
-    "realisation",
-    "feeling",
-    "question",
-    "agree",
-    "decline",
-    "deferral",
-)
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -66,10 +42,6 @@ class Sentence:
     acts: set[str] = field(default_factory=set)
     negated: bool = False
     hypothetical: bool = False
-    conditional: bool = False
-
-    def has(self, *acts: str) -> bool:
-        return any(a in self.acts for a in acts)
 
 
 # --- shared pieces ----------------------------------------------------------------------------------
@@ -84,9 +56,6 @@ _AUX_CLOSED = re.compile(
     r"^(?:(?:and|so|okay|ok|well|now|but|right),?\s+)*(?:do|does|did|is|are|was|were|have|has|had|can|could|would|will|should|shall|may|might|am|isn't|aren't|don't|doesn't|didn't|haven't|wouldn't|won't|can't|couldn't)\s+(?:you|i|we|it|that|this|there|they|he|she|your|any|anything|anyone|someone|things)\b",
     re.IGNORECASE,
 )
-_TAG_QUESTION = re.compile(
-    r"(?:,\s*|\s)(?:right|yeah|yes|okay|ok|no|is it|isn't it|don't you|do you|huh|eh)\?$", re.IGNORECASE
-)
 
 _NEGATION = re.compile(
     r"\b(?:not|never|no longer|don't|doesn't|didn't|won't|wouldn't|can't|cannot|couldn't|isn't|aren't|wasn't|weren't|haven't|hasn't|hadn't|shouldn't|ain't|dont|cant|wont)\b",
@@ -98,7 +67,6 @@ _HYPOTHETICAL = _rx(
     r"\b(?:would|could) (?:probably |maybe |possibly )?(?:be|have|feel|get|help|mean)\b.*\bif\b",
     r"\bi(?:'d| would) (?:probably |maybe )?(?:be|have|feel|get|save|lose)\b",
 )
-_CONDITIONAL = re.compile(r"\b(?:if|unless|as long as|provided|when)\b", re.IGNORECASE)
 
 _FEELING_WORDS = (
     r"sad|down|low|depressed|miserable|angry|mad|furious|irritable|annoyed|frustrated|anxious|nervous|worried|scared|afraid|"
@@ -374,10 +342,6 @@ _HABITUAL = re.compile(
 )
 
 
-def _first_clause(text: str) -> str:
-    return re.split(r"[,;:]|\b(?:but|because|cause|'cause)\b", text, maxsplit=1)[0]
-
-
 def _negated_near(text: str, pattern: re.Pattern[str]) -> bool:
     """Is the cue itself under a negation ("I don't think I'm ready to…", "I'm not going to…")?"""
     m = pattern.search(text)
@@ -390,7 +354,7 @@ def _negated_near(text: str, pattern: re.Pattern[str]) -> bool:
     return bool(_NEGATION.search(window))
 
 
-def tag_therapist(text: str, *, previous_client: str = "") -> set[str]:
+def tag_therapist(text: str) -> set[str]:
     t = norm(text)
     acts: set[str] = set()
     words = len(t.split())
@@ -508,21 +472,17 @@ def tag_sentences(sentences: Sequence[tuple[str, str]]) -> list[Sentence]:
     """Acts for each (speaker, sentence), in order; the previous turn's acts inform short replies."""
     out: list[Sentence] = []
     last_therapist: set[str] = set()
-    last_client_text = ""
     for speaker, text in sentences:
         s = Sentence(speaker=speaker, text=text)
         if speaker == "therapist":
-            s.acts = tag_therapist(text, previous_client=last_client_text)
+            s.acts = tag_therapist(text)
             s.hypothetical = bool(_HYPOTHETICAL.search(norm(text)))
-            s.conditional = bool(_CONDITIONAL.search(norm(text)))
             if out and out[-1].speaker == "therapist":
                 last_therapist |= s.acts
             else:
                 last_therapist = set(s.acts)
         else:
             s.acts, s.negated, s.hypothetical = tag_client(text, after_therapist=last_therapist)
-            s.conditional = bool(_CONDITIONAL.search(norm(text)))
-            last_client_text = text
         out.append(s)
     return out
 

@@ -156,7 +156,7 @@ def clauses(text: str) -> list[str]:
     parts = re.split(
         r"\s*[;—–]\s*|\s+-\s+|,\s+(?=(?:and|but|so|because|cause|'cause|although|though|which|whereas|or|then|if|when|unless|while)\b)|\s+(?=(?:but|because|although|though|whereas)\b)"
         # "…every night and I am sleeping five hours": a new subject starts a new clause.
-        r"|\s+(?=and (?:i|i'm|i've|i'll|my|he|she|they|we|it's)\b)",
+        r"|\s+(?=and (?:i|i'm|i've|i'll|he|she|they|we)\b)",
         text,
         flags=re.IGNORECASE,
     )
@@ -272,7 +272,6 @@ _SUGGEST_LEADS = (
     r"(?:remember|try) to ",
 )
 _SUGGEST_LEAD_RE = re.compile(r"^(?:" + "|".join(_SUGGEST_LEADS) + r")", re.IGNORECASE)
-_PAST_TO_BASE = re.compile(r"^(\w+?)(?:ed)$")
 
 
 def imperative(clause: str) -> str | None:

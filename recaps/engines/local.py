@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import acts as A
 from . import compose as C
@@ -99,17 +99,10 @@ class LocalEngine:
     name = "local"
 
     def build(self, segments: Sequence[Segment]) -> RecapResult:
+        # replace(), not a new Segment: every field (the recogniser's confidence too) comes along.
         segs = sorted(
             (
-                Segment(
-                    speaker=normalise_speaker(s.speaker),
-                    start=float(s.start),
-                    end=float(s.end),
-                    text=s.text,
-                    avg_logprob=s.avg_logprob,
-                    no_speech_prob=s.no_speech_prob,
-                    unsure=s.unsure,
-                )
+                replace(s, speaker=normalise_speaker(s.speaker), start=float(s.start), end=float(s.end))
                 for s in segments
                 if math.isfinite(float(s.start))
             ),
@@ -273,6 +266,7 @@ _FUTURE = re.compile(
     re.IGNORECASE,
 )
 _VAGUE_OBJECT = re.compile(
+    r"^\w+ (?:it|that|this|them) (?:a (?:little|bit) |even |much )?\w+\.?$|"  # "Make it a little smoother"
     r"\b(?:some|a few|a couple of) (?:small |little |new )?(?:experiments|things|ideas|strategies|options)(?: for [\w ]{1,20})?\.?$|"
     r"\bone of (?:those|these|them)\b|\bdo (?:it|that|this|them)(?: together| again| too)?\.?$|\bdo some \w+ing(?: out| up)?\.?$|"
     r"(?:^(?:\S+ ){0,5}\S+ (?:it|that|this|them|those|one|so|too)|\b(?:give it a (?:try|go|shot)|do (?:it|that|this)|try (?:it|that|this)))\.?$",
@@ -1234,10 +1228,12 @@ class _Session:
 
         if len(out) < 3:
             out += self._summary_fillers(out, insights, 3 - len(out))
-        # One sentence per moment of the session: a later line built on the same words goes.
+        # One sentence per moment of the session: a later line built on the same words goes. The
+        # "about" line cites where each topic came up, not words it paraphrases, so it never counts.
         kept: list[SourcedText] = []
         for line in out:
-            if any(set(line.sources) <= set(k.sources) for k in kept) and S.SUPPORT_LINE not in line.text:
+            paraphrases = [k for k in kept if not k.text.startswith("This session was about")]
+            if any(set(line.sources) <= set(k.sources) for k in paraphrases):
                 continue
             kept.append(line)
         out = kept
@@ -1332,7 +1328,7 @@ class _Session:
             return None
         cue = "realisation" in sent.acts
         clause = self.client_clause(sent, None, 16, start_you=True)
-        if not clause or len(content_stems(clause)) < 2:
+        if not clause or len(content_stems(clause)) < 2 or _VAGUE_OBJECT.search(clause):
             return None
         if cue:
             return _realised(clause)
@@ -1574,26 +1570,14 @@ def _realised(clause: str) -> str | None:
     """A client's realisation, written as one: "you never noticed how much saying yes starts it" ->
     "You noticed how much saying yes starts it"; "you realised now that you say yes…" -> "You
     realised that you say yes…". A bare "that makes sense" says nothing on its own: None."""
-    # "I never thought about it till they sat me down" did not realise anything: only noticing,
-    # realising and connecting turn into a realisation when negated.
-    m = re.match(
-        r"^you (?:had |have )?(?:never|hadn't|had not|didn't|did not) (?:really |even )?(noticed|notice|realised|realized|realise|realize|connected)\b\s*(?:that |before that |before )?(.*)$",
-        clause,
-        re.IGNORECASE,
-    )
-    if m:
-        verb = _PAST.get(m.group(1).lower(), m.group(1).lower())
-        rest = m.group(2).rstrip(".")
-        return C.sentence(f"You {verb} {rest}") if C.word_count(rest) >= 3 else None
-    m = re.match(
-        r"^you (?:just |now |finally |really )?(realised|realized|noticed|see|can see|figured out|worked out|understand)\b(?: (?:just )?now)?\s*(?:that )?(.*)$",
-        clause,
-        re.IGNORECASE,
-    )
-    if m:
-        verb = _PAST.get(m.group(1).lower(), m.group(1).lower())
-        rest = m.group(2).rstrip(".")
-        return C.sentence(f"You {verb} that {rest}") if C.word_count(rest) >= 3 else None
+    # Negated: "I never noticed X" realised X. "I never thought about it till…" did not realise
+    # anything, so only noticing, realising and connecting turn into a realisation when negated.
+    for pattern, join in _REALISED_FORMS:
+        m = pattern.match(clause)
+        if m:
+            rest = m.group(2).rstrip(".")
+            verb = _PAST.get(m.group(1).lower(), m.group(1).lower())
+            return C.sentence(f"You {verb} {join}{rest}") if C.word_count(rest) >= 3 else None
     if re.match(r"^(?:that|it) (?:makes|made) sense", clause, re.IGNORECASE):
         return None
     if re.match(
@@ -1605,6 +1589,22 @@ def _realised(clause: str) -> str | None:
     return C.sentence(f"You realised {_that(clause)}")
 
 
+_REALISED_FORMS = (
+    (
+        re.compile(
+            r"^you (?:had |have )?(?:never|hadn't|had not|didn't|did not) (?:really |even )?(noticed|notice|realised|realized|realise|realize|connected)\b\s*(?:that |before that |before )?(.*)$",
+            re.IGNORECASE,
+        ),
+        "",
+    ),
+    (
+        re.compile(
+            r"^you (?:just |now |finally |really )?(realised|realized|noticed|see|can see|figured out|worked out|understand)\b(?: (?:just )?now)?\s*(?:that )?(.*)$",
+            re.IGNORECASE,
+        ),
+        "that ",
+    ),
+)
 _PAST = {
     "notice": "noticed",
     "realise": "realised",
@@ -1641,35 +1641,19 @@ def _summary_clause(line: str, limit: int = 14) -> str:
     return ""
 
 
-def _at_clause(text: str, limit: int) -> str:
-    """Shorten at a clause boundary, never mid-phrase: a summary line that ends "…first this." is
-    worse than a long one."""
-    if C.word_count(text) <= limit:
-        return text
-    for cut in (*C.clauses(text), *re.split(r",\s*", text)):
-        if C.word_count(text.split(cut)[0] + cut) <= limit and text.startswith(cut) and C.ends_whole(cut):
-            return cut
-    return text
-
-
-def _cap_words(text: str, limit: int) -> str:
-    words = text.split()
-    if len(words) <= limit:
-        return text
-    cut = words[:limit]
-    while cut and cut[-1].lower().strip(",;:") in C.DANGLING:
-        cut.pop()
-    return " ".join(cut).rstrip(",;:")
-
-
 def _short(text: str, clause_words: int, lead: str) -> str:
     """A summary line that paraphrases rather than copies: the clause after its lead, kept short."""
     body = text[len(lead) :].strip() if text.startswith(lead) else text
     body = body.rstrip(".")
     words = body.split()
     if len(words) > clause_words:
+        # A realisation's heart is often its last "that" clause: "…so busy looking after Mum that
+        # you haven't let yourself grieve Dad at all".
+        complements = [f"that {p.strip()}" for p in reversed(re.split(r"\bthat\s+(?=you\b)", body)[1:])]
         pieces = [
-            p for p in [*C.clauses(body), *re.split(r",\s*", body)] if C.usable(p, max_words=clause_words)
+            p
+            for p in [*C.clauses(body), *re.split(r",\s*", body), *complements]
+            if C.usable(p, max_words=clause_words)
         ]
         if not pieces:
             return ""

@@ -27,7 +27,7 @@ _SUICIDE = re.compile(
     re.IGNORECASE,
 )
 _SELF_HARM = re.compile(
-    r"\b(?:self[- ]?harm\w*|(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:myself|my (?:arms?|legs?|wrists?|thighs?|skin))|"
+    r"\b(?:self[- ]?harm\w*|(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:myself(?! (?:a|an|some|another) )|my (?:arms?|legs?|wrists?|thighs?|skin))|"
     r"(?:cuts|scars) on my)\b",
     re.IGNORECASE,
 )

@@ -71,24 +71,6 @@ class Topic:
     context_terms: tuple[Term, ...]
     exclude: tuple[Term, ...]
 
-    def _count(self, toks: Sequence[str], terms: Sequence[Term]) -> int:
-        blocked: set[int] = set()
-        for ex in self.exclude:
-            for a, b in ex.spans(toks):
-                blocked.update(range(a, b))
-        hits = 0
-        for term in terms:
-            for a, b in term.spans(toks):
-                if not blocked.intersection(range(a, b)):
-                    hits += 1
-        return hits
-
-    def core_hits(self, toks: Sequence[str]) -> int:
-        return self._count(toks, self.terms)
-
-    def context_hits(self, toks: Sequence[str]) -> int:
-        return self._count(toks, self.context_terms)
-
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -129,13 +111,6 @@ def _parse(data: dict) -> Catalogue:
 @lru_cache(maxsize=1)
 def catalogue() -> Catalogue:
     return _parse(json.loads(DATA_FILE.read_text(encoding="utf-8")))
-
-
-def topic_by_label(label: str) -> Topic | None:
-    for topic in catalogue().topics:
-        if topic.label.casefold() == label.casefold():
-            return topic
-    return None
 
 
 class _Index:
@@ -184,6 +159,13 @@ class _Index:
 @lru_cache(maxsize=1)
 def _index() -> _Index:
     return _Index(catalogue().topics)
+
+
+def topic_hits(text: str) -> dict[str, tuple[int, int]]:
+    """{topic id: (core hits, context hits)} in one text, excluded phrases removed."""
+    topics = catalogue().topics
+    core, context = _index().hits(tokens(text), len(topics))
+    return {t.id: (core[i], context[i]) for i, t in enumerate(topics) if core[i] or context[i]}
 
 
 @dataclass

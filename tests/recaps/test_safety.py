@@ -86,7 +86,7 @@ def test_a_yes_to_the_therapist_asking_counts_as_the_client_speaking_of_it():
     ],
 )
 def test_everyday_phrases_are_not_mistaken_for_risk(text):
-    assert not [m for m in scan([("client", 0.0, text)]) if m.affirmed] or "panic" not in text
+    assert not [m for m in scan([("client", 0.0, text)]) if m.affirmed]
 
 
 def test_a_session_without_it_has_no_support_line():

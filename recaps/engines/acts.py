@@ -178,6 +178,14 @@ _NEGOTIATION = _rx(
     r"\bwho (?:could|would|can|might) (?:help|support|be there)\b",
     r"\bwhat (?:specific )?(?:steps|things|changes)\b.*\byou\b.*\b(?:take|do|make|try)\b",
     r"\bwhat time (?:would|will|could|do) you\b",
+    r"\bwhat (?:is it )?(?:that )?you(?:'d| would) (?:like|want) to (?:work on|do|change|try|focus on|aim for)\b",
+    r"\bwhat (?:\w+ )?you (?:could|can|might) (?:do|try)\b.*\?$",
+    r"\bwhat (?:could|would|might|will) be (?:a|the|your|one) (?:good |first |next |small |realistic )*(?:step|goal|plan)\b",
+    r"\bwhat (?:sort|kind|type) of (?:a )?(?:goal|plan|steps?|changes?)\b",
+    r"\b(?:as far as|in terms of|about) next steps\b|\bwhat (?:would|might|could) (?:be )?help(?:ful)?\b.*\b(?:next steps?|going forward|from here)\b",
+    r"\bwhen would (?:it|that) be (?:good|best|a good time|helpful) (?:for you )?to\b",
+    r"\bwhere (?:do|would) you (?:want|like) to go from here\b",
+    r"\bwhat would it take (?:for you )?to\b",
     r"\b(?:can|could) you think of (?:anything|something|any|some|other|ways|things)\b|\bwhat else (?:could|can|would|might) you\b",
     # Summing up the plan: "So you're willing to go to bed at 11:00".
     r"^(?:(?:okay|ok|so|and|great|alright),?\s+)*you(?:'re| are) (?:willing|going|planning|committed|ready) to\b",
@@ -229,7 +237,10 @@ _COMMITMENT = _rx(
 _DESIRE = _rx(
     r"\bi(?:'d| would)? (?:really |just |also |do |definitely |still |kind of |kinda )*(?:want|wanna|wish|hope|need|have to|'ve got to|got to|gotta|must|should|ought to)\b(?! (?:you|him|her|them) to)(?! (?:say|admit|laugh|tell you|be honest)\b)",
     r"\bi(?:'d| would) (?:really )?(?:like|love) to\b",
+    r"\bi(?:'d| would) (?:really )?(?:like|love) \w+ing\b",
 )
+# "I wouldn't mind coming back in a week" wants it: a "not" that is not a negation.
+_NOT_MIND = re.compile(r"\b(?:wouldn't|would not|don't|do not) mind\b", re.IGNORECASE)
 # Not wanting the problem behaviour any more is change talk, though it has a "don't" in it.
 _NOT_ANYMORE = _rx(
     r"\b(?:don't|do not|never) (?:really )?want to (?:drink|smoke|use|gamble|vape|drive|go back|end up|be like|hurt|feel like this|keep)\b",
@@ -405,7 +416,7 @@ def tag_therapist(text: str) -> set[str]:
 def tag_client(text: str, *, after_therapist: set[str] | None = None) -> tuple[set[str], bool, bool]:
     """(acts, negated, hypothetical) for one client sentence. ``after_therapist`` is the act set of
     the therapist turn it answers: a short "yes" means something only in reply to a question."""
-    t = norm(text)
+    t = _NOT_MIND.sub("would like", norm(text))
     after = after_therapist or set()
     acts: set[str] = set()
     hypothetical = bool(_HYPOTHETICAL.search(t))

@@ -274,6 +274,46 @@ _VAGUE_OBJECT = re.compile(
 )
 
 
+# "What I'd like to do is cut down" says "I'd like to cut down" the long way round; "I wouldn't mind
+# coming back in a week" is a want, not a negation.
+_WHAT_I_DO = re.compile(
+    r"\bwhat i(?:'d| would)? ?(like|want|wanna|need|plan|'m going|am going|'m gonna|have) to do is (?:to )?",
+    re.IGNORECASE,
+)
+_WOULDNT_MIND = re.compile(r"\bi (?:wouldn't|would not) mind (\w+ing)\b", re.IGNORECASE)
+_PLAIN_MODAL = {
+    "like": "I'd like to",
+    "want": "I want to",
+    "wanna": "I want to",
+    "need": "I need to",
+    "plan": "I plan to",
+    "have": "I have to",
+}
+
+
+def _plain_intent(text: str) -> str:
+    text = _WHAT_I_DO.sub(lambda m: _PLAIN_MODAL.get(m.group(1).lower(), "I'm going to") + " ", text)
+
+    def want(m: re.Match[str]) -> str:
+        verb = C.base_verb(m.group(1))
+        return f"I'd like to {verb}" if verb else m.group(0)
+
+    return _WOULDNT_MIND.sub(want, text)
+
+
+_FOLLOW_UP = re.compile(
+    r"\b(?:come back|coming back|meet again|meet up|see each other|follow up|check in|another (?:session|appointment))\b",
+    re.IGNORECASE,
+)
+
+
+_BROKEN_OFF = re.compile(r"(?:[-—–]+\s*…?|…|\.\.\.)\s*$")
+_WH_ASK = re.compile(
+    r"\b(?:what|how|which|where|when|why|who)\b (?:\w+ )?(?:would|could|will|do|does|did|is|are|can|might|should)\b",
+    re.IGNORECASE,
+)
+
+
 class _Session:
     def __init__(self, segs: list[Segment], sents: list[Sent], seg_texts: list[str]) -> None:
         self.segs = segs
@@ -316,7 +356,7 @@ class _Session:
         """The client's sentence, or its clause with the cue, in the second person. ``require_you``
         keeps only clauses about the person themself ("you…"); a plan ("no more than 18 a week")
         has no subject and does not need one."""
-        text = C.strip_hedges(sent.text)
+        text = _plain_intent(C.strip_hedges(sent.text))
         parts = C.clauses(text) or [text]
         if cue is not None:
             # Comma pieces too: "Doing the math, no more than 18 drinks a week" has its plan after one.
@@ -459,7 +499,14 @@ class _Session:
                 break
             if not _SPECIFIC.search(nxt.text):
                 continue
-            clause = self.client_clause(nxt, _SPECIFIC, 12, require_you=False) if nxt.client else None
+            clause = None
+            if nxt.client:
+                # The whole sentence when it is short: a clause cut from it can leave only its
+                # "when" ("Tomorrow night when you have your glass of wine").
+                whole = C.strip_hedges(nxt.text).rstrip(".!")
+                if C.usable(whole, max_words=18, unsure=nxt.unsure_content) and not nxt.unsure_whole:
+                    clause = C.second_person(whole)
+                clause = clause or self.client_clause(nxt, _SPECIFIC, 12, require_you=False)
             if nxt.speaker == "therapist":
                 if not nxt.acts & {"advice", "options", "negotiation"}:
                     continue
@@ -588,7 +635,9 @@ class _Session:
                 candidate
                 and C.usable(candidate, min_words=3, max_words=30)
                 and not _VAGUE_OBJECT.search(candidate.rstrip("."))
-                and content_stems(candidate)
+                and (
+                    content_stems(candidate) or (_FOLLOW_UP.search(candidate) and _SPECIFIC.search(candidate))
+                )
             ):
                 what = candidate
                 break
@@ -602,7 +651,10 @@ class _Session:
             return None
         # An open planning question ("What would you put down as your goal?") has no step in it:
         # the client's answer is the step (see _client_step).
-        if re.match(r"^(?:what|how|which|where|when|why)\b", what, re.IGNORECASE):
+        # "Given what you're attempting, when would it be good to come back?" asks inside the clause.
+        if re.match(r"^(?:what|how|which|where|when|why)\b", what, re.IGNORECASE) or (
+            question and _WH_ASK.search(what)
+        ):
             return None
         sources = {sent.start}
         more, more_sents = self._continuation(sent, what)
@@ -776,8 +828,12 @@ class _Session:
         if "deferral" in sent.acts and _RETURN_TO.search(sent.text):
             return None  # a thread to pick up next time: a question for next time, not a step
         before = self.turn_before(sent)
+        # An answer to a planning question, or taking up the advice just given ("You need to throw
+        # those out." - "I guess I can throw the cigarettes.").
         planning = (
-            bool(before) and before[0].speaker == "therapist" and any("negotiation" in s.acts for s in before)
+            bool(before)
+            and before[0].speaker == "therapist"
+            and any(s.acts & {"negotiation", "advice", "options"} for s in before)
         )
         commitment = "commitment" in sent.acts
         # A want with a when ("This week I want to practise…") is a plan wherever it comes.
@@ -789,8 +845,19 @@ class _Session:
         if not clause:
             return None
         low = clause.lower()
+        # "…lowering the level of drinking that—" broke off: a plan cut mid-phrase is not a plan.
+        if _BROKEN_OFF.search(sent.text) and low.split()[-1:] == [
+            w.strip(".,!?—–-…").lower() for w in sent.text.split()[-1:]
+        ]:
+            return None
         # A bare "You can do that" belongs to the suggestion it answers, not a step of its own.
-        if _VAGUE_OBJECT.search(low) or not content_stems(clause) or A._AUX_CLOSED.match(clause):
+        # "Come back in a week" is all small words, and still a plan: the when makes it one.
+        follow_up = bool(_FOLLOW_UP.search(low) and _SPECIFIC.search(low))
+        if (
+            _VAGUE_OBJECT.search(low)
+            or not (content_stems(clause) or follow_up)
+            or A._AUX_CLOSED.match(clause)
+        ):
             return None
         intent = _INTENT.match(low)
         if re.search(r"\bsay,|, okay,|\bsays?\b.*,", low):
@@ -823,13 +890,19 @@ class _Session:
             if verb not in ("have", "do", "get") and not C._looks_like_verb(verb):
                 return None
             text = C.sentence(clause)
+        elif re.match(r"^(?:(?:probably|maybe|just|definitely) )?to (?!be\b)\w+\b", low) and planning:
+            # "What sort of goal…?" - "Probably to stop, at the next party not have a drink at all."
+            goal = any(re.search(r"\bgoal\b", s.text, re.I) for s in before)
+            plan = re.sub(r"^(?:(?:probably|maybe|just|definitely) )", "", clause, flags=re.I)
+            text = f"{'Your goal' if goal else 'Your plan'}: {C.lower_first(plan)}."
         elif re.match(r"^(?:to )?\w+ing\b", low) or re.match(
-            r"^(?:no more than|less than|at least|about|maybe|only|just|\d|one|two|three|four|five)\b", low
+            r"^(?:no more than|less than|at least|about|maybe(?! if\b)|only|just|\d|one|two|three|four|five)\b",
+            low,
         ):
             if not planning:
                 return None
             goal = any(re.search(r"\bgoal\b", s.text, re.I) for s in before)
-            text = f"{'Your goal' if goal else 'Your plan'}: {clause}."
+            text = f"{'Your goal' if goal else 'Your plan'}: {C.lower_first(clause)}."
         elif planning and C.imperative(clause) == C.capitalise(clause):
             # The client's own plan, said as what to do: "Just go to bed and turn off the lights."
             text = C.sentence(clause)

@@ -23,6 +23,11 @@ from recaps.engines.acts import tag_client, tag_sentences, tag_therapist, tag_tu
         ("Would you be willing to cut down to three nights a week?", "negotiation"),
         ("What would that look like for you?", "negotiation"),
         ("How could you respond instead?", "negotiation"),
+        # Planning questions ask the client to make the plan, whatever else the sentence does.
+        ("From now to the next time you come back, what is it that you'd like to work on?", "negotiation"),
+        ("What would it take for you to be a ten?", "negotiation"),
+        ("What sort of goal do you want to set?", "negotiation"),
+        ("Any thoughts about what concretely you could do to make that happen?", "negotiation"),
         ("Research shows that drinking disrupts deep sleep.", "information"),
         ("Let's come back to the guilt about rest next time.", "deferral"),
         ("That's a great idea.", "affirm"),
@@ -132,3 +137,11 @@ def test_tag_turns_gives_one_set_per_turn():
     assert len(acts) == 2
     assert "question_open" in acts[0]
     assert "change" in acts[1]
+
+
+def test_not_minding_is_wanting_not_a_negation():
+    acts, negated, _hypothetical = tag_client("I wouldn't mind coming back in a week again.")
+    assert "change" in acts
+    assert not negated
+    acts, negated, _ = tag_client("I wouldn't go back there.")
+    assert negated and "change" not in acts

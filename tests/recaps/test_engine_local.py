@@ -519,3 +519,47 @@ def test_a_sentence_broken_off_is_never_used_as_if_whole():
         ]
     )
     assert "whether anything" not in json.dumps(result.to_dict())
+
+
+def _steps(*turns: tuple[str, str]) -> list[str]:
+    segments = [
+        Segment(speaker=speaker, start=float(i * 10), end=float(i * 10 + 8), text=text)
+        for i, (speaker, text) in enumerate(turns)
+    ]
+    return [s.text for s in get_engine("local").build(segments).next_steps]
+
+
+def test_the_answer_to_a_planning_question_is_a_step_in_plain_words():
+    steps = _steps(
+        ("therapist", "How has the week been with the cigarettes?"),
+        ("client", "Better. I marked every one down on the packet."),
+        ("therapist", "So, from now to the next time you come back, what is it that you'd like to work on?"),
+        ("client", "What I'd like to do is go down to five cigarettes a day."),
+        ("therapist", "When would it be good for you to come back and talk about this?"),
+        ("client", "I wouldn't mind coming back in a week."),
+    )
+    joined = "\n".join(steps)
+    assert "You'd like to go down to five cigarettes a day." in steps, steps
+    assert "come back in a week" in joined
+    # The therapist's question is not turned into a step, even with its answer agreeing.
+    assert "When would" not in joined and "when would" not in joined
+
+
+def test_advice_taken_up_in_the_clients_words_is_a_step():
+    steps = _steps(
+        ("client", "If there are cigarettes in the house, it just happens."),
+        ("therapist", "You need to go home and throw out those cigarettes."),
+        ("client", "Okay. I guess I can throw the cigarettes out tonight."),
+        ("therapist", "Good. And how is your son sleeping?"),
+        ("client", "Much better since the new medicine."),
+    )
+    assert any("throw" in s and "cigarettes" in s for s in steps), steps
+
+
+def test_a_plan_that_broke_off_is_not_a_step():
+    steps = _steps(
+        ("therapist", "I really think you should think about making a big change here."),
+        ("client", "Yeah. I guess I can put more effort into lowering the level of drinking that-"),
+        ("therapist", "Mm-hmm."),
+    )
+    assert not any("drinking that" in s for s in steps), steps

@@ -143,6 +143,7 @@ _ADVICE = _rx(
     r"\bwhat if you (?:tried|try|were to|started|stopped|took|made|wrote|set|kept|used|put|called|asked)\b",
     r"\bi(?:'d| would) (?:love|like) (?:for )?you to\b",
     r"\bhomework\b",
+    r"^(?:(?:so|and|well|okay|ok),?\s+)*i think (?:you )?(?:just|maybe) (?:tell|ask|say|try|go|call|write|talk|let|keep|take|make|put)\b",
     r"^(?:(?:so|and|now|then|okay|ok),?\s+)*(?:try|write|put|keep|set|take|use|make|call|book|pick|practi[cs]e|start|notice|plan|aim|go for|give it|leave|switch|swap|limit|avoid|schedule|bring)\b(?!.*\?$)",
     r"\bbefore (?:our |the |your )?next (?:session|time|visit|appointment|week)\b",
     r"\bbetween now and (?:then|next)\b",
@@ -150,7 +151,7 @@ _ADVICE = _rx(
 _OPTIONS = _rx(
     r"\b(?:some|other|many|lots of|a lot of) (?:people|folks|patients|clients) (?:find|found|try|tried|have found|say|like|use|choose|prefer)\b",
     r"\bthere (?:are|is) (?:a (?:few|couple of|number of|lot of)|several|some|different|many|other|lots of) (?:ways|options|things|approaches|strategies|choices|treatments|programs|programmes|groups|medications)\b",
-    r"\b(?:one|another|other|the) (?:option|options|choice|choices|alternative|possibility|approach) (?:is|are|would be|could be|might be)\b",
+    r"\b(?:one|another|other|the) (?:good |other |possible |useful |helpful |simple )?(?:option|options|choice|choices|alternative|possibility|approach|idea) (?:is|are|would be|could be|might be)\b",
     r"\byou (?:could|can|might) (?:either|also)\b.*\bor\b",
     r"\bwhether (?:that's|it's|you)\b.*\bor\b",
     r"\b(?:we|you) (?:have|'ve got) (?:a few|several|some|different) (?:options|choices)\b",
@@ -186,6 +187,7 @@ _NEGOTIATION = _rx(
     r"\bwhen would (?:it|that) be (?:good|best|a good time|helpful) (?:for you )?to\b",
     r"\bwhere (?:do|would) you (?:want|like) to go from here\b",
     r"\bwhat would it take (?:for you )?to\b",
+    r"\bi(?:'m| am) wondering if (?:we|you) (?:can|could|might) (?:kind of |maybe |perhaps |just )?(?:continue|meet|come back|talk|try|set|make|plan|look)\b",
     r"\b(?:can|could) you think of (?:anything|something|any|some|other|ways|things)\b|\bwhat else (?:could|can|would|might) you\b",
     # Summing up the plan: "So you're willing to go to bed at 11:00".
     r"^(?:(?:okay|ok|so|and|great|alright),?\s+)*you(?:'re| are) (?:willing|going|planning|committed|ready) to\b",

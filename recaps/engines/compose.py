@@ -113,6 +113,8 @@ def strip_hedges(text: str) -> str:
     s = strip_vocatives(tidy(text))
     s = _STUTTER.sub("", s)
     s = re.sub(r"\b(\w+)(?:,?\s+\1\b)+", r"\1", s, flags=re.IGNORECASE)  # "I I I" -> "I"
+    # "review with them review with them all the bad things" -> once.
+    s = re.sub(r"\b((?:\w+ ){1,3}\w+)(?:,?\s+\1\b)+", r"\1", s, flags=re.IGNORECASE)
     s = _LEAD.sub("", s)
     # A hedge that followed a comma leaves the comma: "Doing the math, I guess no more than 18"
     # keeps its boundary, so the plan can still be cut out of it.
@@ -255,6 +257,8 @@ _SUGGEST_LEADS = (
     r"i (?:really |also )?(?:want|need) you to ",
     r"i(?:'d| would) (?:really |also |just )?(?:like|love) (?:for )?you to ",
     r"my (?:recommendation|advice|suggestion) (?:would be|is) (?:that |to )?(?:you )?",
+    r"(?:one|another|a|the other) (?:good |other |possible |useful |helpful |simple )?(?:option|idea|thing you (?:could|can|might) (?:do|try)) (?:would be|could be|might be|is) (?:to )?(?:just )?",
+    r"i(?:'m| am) wondering if (?:we|you) (?:can|could|might) (?:kind of |maybe |perhaps |just )?",
     r"(?:i think |so |and |maybe |perhaps |then )*you (?:really |just |probably |definitely )?(?:need|have|'ve got|got|gotta|ought) to ",
     r"(?:i think |so |and |maybe |perhaps |then )*you (?:could|might|should|may|can) (?:also |maybe |perhaps |always |even |really |probably |just )?(?:want to |try to |try and )?",
     r"make sure (?:that )?you ",
@@ -277,6 +281,10 @@ _SUGGEST_LEAD_RE = re.compile(r"^(?:" + "|".join(_SUGGEST_LEADS) + r")", re.IGNO
 def imperative(clause: str) -> str | None:
     """A suggestion as something to do: "I'd like you to write it down" -> "Write it down"."""
     s = strip_hedges(clause).rstrip("?.! ")
+    # "…getting up an hour earlier and, um-- You know, 'cause…": the ask ends where the speaker
+    # broke off and started again.
+    s = re.split(r"\s*(?:--|—|–)\s*", s, maxsplit=1)[0].rstrip(" ,")
+    s = re.sub(r"(?:,\s*|\s+)(?:and|but|or|so)$", "", s, flags=re.IGNORECASE)
     # "…that's what I'd like you to do is to experiment with…": the ask is after the lead.
     m = re.search(
         r"\bwhat i(?:'d| would) (?:like|want|love) (?:for )?you to do (?:is )?(?:to )?", s, re.IGNORECASE
@@ -340,6 +348,9 @@ def imperative(clause: str) -> str | None:
         return None
     first, _, rest = s.partition(" ")
     low = first.lower()
+    # "To tell you, it sounds terrible": an aside to the listener, not something for them to do.
+    if re.match(r"^(?:tell|ask|give|show|let|help|thank|remind|warn|promise) you\b", s, re.IGNORECASE):
+        return None
     # "Panic has become the engine…": a noun subject, not an instruction.
     if re.match(
         r"^(?:is|are|was|were|has|had|does|did|'s|becomes|became|seems|makes|gets|goes|feels)\b",

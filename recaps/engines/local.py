@@ -549,7 +549,20 @@ class _Session:
                     items.append(item)
             elif sent.client and sent.idx not in used:
                 item = self._client_step(sent)
-                if item:
+                # "I can try the timer" after the timer suggestion already became a step says
+                # yes to it: it cites that step rather than repeating it.
+                taken_up = item and next(
+                    (
+                        o
+                        for o in items
+                        if o.at in {s.start for s in self.turn_before(sent)}
+                        and set(item.stems) <= set(o.stems)
+                    ),
+                    None,
+                )
+                if taken_up:
+                    taken_up.sources |= item.sources
+                elif item:
                     items.append(item)
             if sent.speaker == "therapist" and _RECAP_LIST.match(sent.text):
                 items.extend(self._recap_list(sent))

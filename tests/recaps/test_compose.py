@@ -61,6 +61,14 @@ def test_client_clauses_that_cannot_be_turned_to_you_are_refused(clause):
             "What if you kept your phone out of the bedroom and used a timer?",
             "Keep your phone out of the bedroom and use a timer",
         ),
+        (
+            "Well, one good option would be to just review with them review with them the bad things.",
+            "Review with them the bad things",
+        ),
+        (
+            "That's what I'd like you to do is to experiment with getting up earlier and, um-- You know, 'cause it matters.",
+            "Experiment with getting up earlier",
+        ),
     ],
 )
 def test_suggestions_become_things_to_do(said, step):
@@ -74,6 +82,7 @@ def test_suggestions_become_things_to_do(said, step):
         "You could get into an auto crash.",  # a warning
         "I'd like us to look at what we talked about last week.",  # the therapist's own "we"
         "How does that feel to say?",
+        "To tell you, it sounds terrible, actually.",  # an aside to the listener
     ],
 )
 def test_what_is_not_a_suggestion_is_refused(said):

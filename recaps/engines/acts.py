@@ -47,7 +47,7 @@ class Sentence:
 # --- shared pieces ----------------------------------------------------------------------------------
 
 _WH_OPEN = _rx(
-    r"^(?:(?:and|so|okay|ok|well|now|but|right),?\s+)*(?:what|how|why|where|which|who|in what way|to what extent)\b(?! (?:a|an) \w+ (?:idea|thing)!)",
+    r"^(?:(?:and|so|okay|ok|well|now|but|right),?\s+)*(?:what|how|why|where|which|who|in what way|to what extent)\b(?! (?:a|an)\b)",
     r"^(?:(?:and|so|okay|ok|well|now|but|right),?\s+)*(?:tell me|talk to me|describe|say more|can you (?:tell|say|describe|talk)|could you (?:tell|say|describe|talk)|help me understand)\b",
     r"\b(?:what|how) (?:do|did|would|could|does|is|are|was|were|will|can|might) (?:you|that|it|this|things|your)\b",
     r"\btell me (?:more|about|what|how|a (?:bit|little))\b",
@@ -328,7 +328,7 @@ def _is_question(text: str) -> bool:
     # Whisper sometimes drops the question mark; an inverted auxiliary or a wh-word opening a short
     # sentence is a question all the same.
     return bool(_AUX_CLOSED.match(t) and len(t.split()) <= 14) or bool(
-        re.match(r"^(?:what|how|why|where|which|who)\b.*\b(?:you|your)\b", t, re.IGNORECASE)
+        re.match(r"^(?:what|how|why|where|which|who)\b(?! (?:a|an)\b).*\b(?:you|your)\b", t, re.IGNORECASE)
         and len(t.split()) <= 14
     )
 

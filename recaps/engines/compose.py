@@ -266,6 +266,7 @@ _SUGGEST_LEADS = (
     r"it(?:'s| is) (?:a good idea|worth|helpful|important|best|better) (?:to |if you |that you )",
     r"it (?:often )?helps (?:if you |to )",
     r"would you be (?:willing|open|able|ready|up for) (?:to )?",
+    r"would you (?:like|want|care) to ",
     r"are you (?:willing|open|ready|up for) (?:to )?",
     r"how about (?:if )?(?:you |we )?",
     r"what if you ",

@@ -174,6 +174,10 @@ def _dedupe(items: list[_Item], threshold: float = 0.5) -> list[_Item]:
                 or item.text.casefold() == other.text.casefold()
             ):
                 other.sources |= item.sources
+                # "Stop drinking" and "Your goal: to stop, at the next party not have a drink at
+                # all" are one step; the one that says more is the one to keep.
+                if set(other.stems) < set(item.stems):
+                    other.text, other.stems = item.text, item.stems
                 break
         else:
             kept.append(item)
@@ -242,11 +246,21 @@ _GOAL_PHRASE = re.compile(
     r"^(?:(?:okay|ok|so|and),?\s+)*(\w+ing\b[^,]{3,80}?) is (?:something|what) (?:that )?you(?:'re| are| would|'d)? (?:going to|gonna|like to|want to)? ?work on\b",
     re.IGNORECASE,
 )
+# "So, setting this goal then of quitting drinking is gonna be really helpful for you."
+_SET_GOAL = re.compile(
+    r"\bsetting (?:a|the|this|that|your) goal (?:then )?of (\w+ing\b[^,.?!]{2,60}?)(?= is\b| will\b|[,.?!]|$)",
+    re.I,
+)
+_START_WHEN = re.compile(
+    r"^(?:start|begin)(?: it| this| that)? (tomorrow|today|tonight|this week|next week|this weekend|on \w+day)$",
+    re.IGNORECASE,
+)
+_STARTING = re.compile(r"^Starting [\w ]+\.$")
 _PLAN_SUMMARY = re.compile(
     r"\bis (?:something|what) (?:that )?you(?:'re| are| would|'d)? (?:going to|gonna|like to|want to)? ?work on\b|"
-    r"\byou(?:'ve| have)? (?:\w+ )?(?:got )?(?:a|this|your) (?:\w+ )?(?:plan|goal) (?:to|of)\b|\byou(?:'re| are) (?:going to|gonna|planning to|"
+    r"\byou(?:'ve| have)? (?:\w+ ){0,3}?(?:got )?(?:a|this|your) (?:\w+ )?(?:plan|goal) (?:to|of)\b|\byou(?:'re| are) (?:going to|gonna|planning to|"
     r"planning on|willing to|ready to|committed to)\b(?! be\b)|\byou(?:'d| would) like to (?!be\b)|\byou want to (?!be\b)|\byour (?:plan|goal) is\b|"
-    r"\bsetting (?:a|the|this|that) goal of\b|\byou (?:could|can) (?:make|start|try|cut|stop)\b",
+    r"\bsetting (?:a|the|this|that) goal (?:then )?of\b|\byou (?:could|can) (?:make|start|try|cut|stop)\b",
     re.IGNORECASE,
 )
 _INTENT = re.compile(
@@ -302,11 +316,32 @@ def _plain_intent(text: str) -> str:
 
 
 _FOLLOW_UP = re.compile(
-    r"\b(?:come back|coming back|meet again|meet up|see each other|follow up|check in|another (?:session|appointment))\b",
+    r"\b(?:come back|coming back|meet again|meet up|see each other|follow up|check in|another (?:session|appointment)|"
+    r"(?:make|book|schedule) (?:an|another|a|the) (?:appointment|session)|see your therapist again)\b",
     re.IGNORECASE,
 )
 
 
+_MEET_AGAIN = re.compile(
+    r"\b(?:meet(?: up| with you)?|see (?:you|each other)|come back|follow up|check in|catch up|get together|"
+    r"talk (?:again|about (?:it|this|that) again))\b(?: again)?[^.?!]{0,40}?\b(?P<when>in (?:a|one|two|three|four|a few|"
+    r"a couple(?: of)?|several|another) (?:more )?(?:days?|weeks?|months?)|next (?:week|month)|in a week|"
+    r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+    re.IGNORECASE,
+)
+_HOW_GOING = re.compile(
+    r"\bhow (?:it|that|things|this)(?:'s| is| are)? go(?:es|ing)\b|\bhow it went\b", re.IGNORECASE
+)
+_HELP_REQUEST = re.compile(
+    r"^(?:(?:so|and|but|well|um|okay),?\s+)*(?:can|could|would|will) you (?:please )?help me (?:to )?(\w.{4,80})\?$",
+    re.IGNORECASE,
+)
+_YES_TO_REQUEST = re.compile(
+    r"^(?:(?:oh|yeah|yes|well),?\s+)?(?:sure|of course|absolutely|definitely|certainly|yes|i'd be (?:happy|glad) to|"
+    r"happy to|we can do that|i can do that)\b(?!.*\bbut\b)",
+    re.IGNORECASE,
+)
+_IF_I_COULD = re.compile(r"\bif i could (?:maybe |just |perhaps |at least |even )*(\w.*)$", re.IGNORECASE)
 _BROKEN_OFF = re.compile(r"(?:[-—–]+\s*…?|…|\.\.\.)\s*$")
 _WH_ASK = re.compile(
     r"\b(?:what|how|which|where|when|why|who)\b (?:\w+ )?(?:would|could|will|do|does|did|is|are|can|might|should)\b",
@@ -394,7 +429,8 @@ class _Session:
             r"^(?:(?:so|and|but|okay|well|yeah|right),?\s+)*(?:(?:it )?(?:sounds|seems|feels|looks) (?:to me )?(?:like|as if|as though|that)|"
             r"what i(?:'m| am) hearing is(?: that)?|i(?:'m| am)? hear(?:ing)? (?:that )?|i heard you say(?: that)?|"
             r"(?:so )?what you(?:'re| are) saying is(?: that)?|you(?:'re| are) (?:saying|telling me)(?: that)?|"
-            r"i (?:get|have) the (?:sense|feeling|impression)(?: that)?)\s*,?\s*",
+            r"i (?:get|have) the (?:sense|feeling|impression)(?: that)?|"
+            r"(?:what|that's|that is|it's) an? (?:\w+ )?(?:plan|idea|goal|start)(?:,? and| so|,))\s*,?\s*",
             "",
             text,
             flags=re.IGNORECASE,
@@ -548,25 +584,24 @@ class _Session:
                 if item:
                     items.append(item)
             elif sent.client and sent.idx not in used:
-                item = self._client_step(sent)
+                item = self._client_step(sent) or self._request_step(sent) or self._wished_step(sent)
                 # "I can try the timer" after the timer suggestion already became a step says
                 # yes to it: it cites that step rather than repeating it.
-                taken_up = item and next(
-                    (
-                        o
-                        for o in items
-                        if o.at in {s.start for s in self.turn_before(sent)}
-                        and set(item.stems) <= set(o.stems)
-                    ),
-                    None,
+                # "I could do it in the car before work" says when and where for it: it joins it.
+                answered = item and next(
+                    (o for o in items if o.at in {s.start for s in self.turn_before(sent)}), None
                 )
-                if taken_up:
-                    taken_up.sources |= item.sources
+                if answered and set(item.stems) <= set(answered.stems):
+                    answered.sources |= item.sources
+                elif answered and _POINTS_BACK.match(item.text):
+                    answered.text = f"{answered.text.rstrip('.')}. {item.text}"
+                    answered.sources |= item.sources
                 elif item:
                     items.append(item)
             if sent.speaker == "therapist" and _RECAP_LIST.match(sent.text):
                 items.extend(self._recap_list(sent))
         items = self._attach_pronoun_steps(items)
+        self._add_follow_up(items)
         # Near-duplicates merge their sources: an intention said twice is one step, cited twice.
         # A long session can hold more agreements than a short one.
         wanted = min(NEXT_STEPS_MAX, NEXT_STEPS_WANTED + int(self.duration // 1200))
@@ -607,6 +642,77 @@ class _Session:
                     out.update(s.start for s in run)
         return out
 
+    def _add_follow_up(self, items: list[_Item]) -> None:
+        """Meeting again is agreed too: "I'll plan to meet with you again in a couple of weeks" -
+        "Okay." The last such plan said by the therapist is one step; when the client already said
+        it ("I'd like to come back in a week"), that step cites it instead."""
+        for sent in reversed(self.sents):
+            if sent.speaker != "therapist" or sent.pos < 0.5:
+                continue
+            m = _MEET_AGAIN.search(sent.text)
+            if not m or sent.unsure_whole:
+                continue
+            answer, reply = self._reply(sent)
+            if answer == "declined" or (sent.text.rstrip().endswith("?") and answer != "agreed"):
+                return
+            sources = {sent.start} | ({s.start for s in reply[:1]} if answer == "agreed" else set())
+            said = next((o for o in items if _FOLLOW_UP.search(o.text) and _SPECIFIC.search(o.text)), None)
+            if said is not None:
+                said.sources |= sources
+                return
+            when = m.group("when").lower()
+            how = " to talk about how it's going" if _HOW_GOING.search(sent.text) else ""
+            text = f"See your therapist again {when}{how}."
+            items.append(_Item(text, sources, 0.5 + 0.3 * sent.pos, sent.start, content_stems(text)))
+            return
+
+    def _request_step(self, sent: Sent) -> _Item | None:
+        """The client asks for help and the therapist says yes: "Can you help me make the call?" -
+        "Sure, we can do that together." """
+        m = _HELP_REQUEST.match(C.strip_hedges(sent.text))
+        if not m or sent.unsure_whole:
+            return None
+        reply = self.turn_after(sent)
+        if not reply or reply[0].speaker != "therapist" or not _YES_TO_REQUEST.match(reply[0].text):
+            return None
+        what = C.second_person(m.group(1).rstrip("?. "))
+        if not what or not C.usable(what, min_words=2, max_words=16) or _VAGUE_OBJECT.search(what):
+            return None
+        text = f"{C.capitalise(what)}, with your therapist's help."
+        return _Item(
+            text, {sent.start, reply[0].start}, 0.9 + 0.3 * sent.pos, sent.start, content_stems(text)
+        )
+
+    def _wished_step(self, sent: Sent) -> _Item | None:
+        """An answer to a planning question put as a wish: "What would be helpful as next steps?" -
+        "First things first, if I could take a brochure home, show it to my partner and get their
+        support, I think that's really gonna help." The steps are the verbs after "if I could"."""
+        before = self.turn_before(sent)
+        if not any("negotiation" in s.acts for s in before) or sent.unsure_whole or "sustain" in sent.acts:
+            return None
+        m = _IF_I_COULD.search(C.strip_hedges(sent.text))
+        if not m:
+            return None
+        # "…and get their support I think that's really gonna help": the plan ends at the comment.
+        plan_part = re.split(
+            r"\s*\b(?:i think|i guess|i feel|i know|that's|that is|that would|it would|it'd)\b", m.group(1)
+        )[0]
+        pieces = [re.sub(r"\s+maybe$", "", p.strip()) for p in re.split(r",\s*", plan_part) if p.strip()]
+        kept = pieces[:1]
+        for piece in pieces[1:]:
+            piece = re.sub(r"^(?:and|maybe|then|also|um|uh)\s+", "", piece, flags=re.I)
+            first = piece.split()[0].lower() if piece.split() else ""
+            if first in {"i", "it", "that", "this", "which", "you"} or not C._looks_like_verb(first):
+                break
+            kept.append(piece)
+        plan = kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} and {kept[-1]}"
+        what = C.second_person(plan.rstrip("."))
+        if not what or not C.usable(what, min_words=3, max_words=24) or _VAGUE_OBJECT.search(what):
+            return None
+        text = C.sentence(C.capitalise(what))
+        sources = {sent.start} | {s.start for s in before if "negotiation" in s.acts}
+        return _Item(text, sources, 0.8 + 0.3 * sent.pos, sent.start, content_stems(text))
+
     def _reply(self, sent: Sent) -> tuple[str, list[Sent]]:
         """How the client answered: "agreed", "declined" or "" (moved on, or no answer)."""
         reply = self.turn_after(sent)
@@ -646,7 +752,9 @@ class _Session:
             candidate = C.imperative(part)
             if (
                 candidate
-                and C.usable(candidate, min_words=3, max_words=30)
+                and C.usable(candidate, min_words=2, max_words=30)
+                # "Quit drinking" says what in two words; "Start there" does not.
+                and (C.word_count(candidate) > 2 or len(content_stems(candidate)) >= 2)
                 and not _VAGUE_OBJECT.search(candidate.rstrip("."))
                 and (
                     content_stems(candidate) or (_FOLLOW_UP.search(candidate) and _SPECIFIC.search(candidate))
@@ -664,6 +772,11 @@ class _Session:
             return None
         # An open planning question ("What would you put down as your goal?") has no step in it:
         # the client's answer is the step (see _client_step).
+        # Meeting again is written one way, by _add_follow_up ("See your therapist again in…").
+        if _MEET_AGAIN.search(sent.text) and re.match(
+            r"^(?:plan to )?(?:follow up|come back|meet|check in|catch up|see you|get together)\b", what, re.I
+        ):
+            return None
         # "Given what you're attempting, when would it be good to come back?" asks inside the clause.
         if re.match(r"^(?:what|how|which|where|when|why)\b", what, re.IGNORECASE) or (
             question and _WH_ASK.search(what)
@@ -698,6 +811,12 @@ class _Session:
         for item in sorted(items, key=lambda i: i.at):
             # "It's my alarm system, not a heart attack. I'm going to write that on a card": the
             # "that" is the person's own words just before, not the therapist's suggestion.
+            if _STARTING.match(item.text):
+                target = next((o for o in reversed(out) if 0 <= item.at - o.at <= 300), None)
+                if target is not None:
+                    target.text = f"{target.text.rstrip('.')}, {C.lower_first(item.text)}"
+                    target.sources |= item.sources
+                continue
             m = _POINTS_BACK.match(item.text)
             # "You could replace it with a low-calorie drink" says what: only a bare pronoun step joins.
             said_what = m is not None and len(content_stems(item.text[m.end() :].split(".")[0])) >= 2
@@ -777,11 +896,15 @@ class _Session:
         """The therapist sums up the client's plan and the client confirms it: "So you have a plan to
         cut back on your drinking?" - "Yeah, definitely." The plan is the client's, in the
         therapist's words, so it is written to the client ("You have a plan to…")."""
+        extra: set[float] = set()
+        continued = self._continued(sent)
+        if continued is not None:
+            sent, extra = continued
         answer, reply = self._reply(sent)
         if answer != "agreed":
             return None
         # "So getting to school for first hour is something you're going to work on."
-        goal = _GOAL_PHRASE.match(C.strip_hedges(sent.text))
+        goal = _GOAL_PHRASE.match(C.strip_hedges(sent.text)) or _SET_GOAL.search(C.strip_hedges(sent.text))
         if (
             goal
             and C.usable(goal.group(1), min_words=2, max_words=14)
@@ -794,6 +917,11 @@ class _Session:
         if not clause or not _PLAN_SUMMARY.search(clause) or _VAGUE_OBJECT.search(clause):
             return None
         plan = clause[_PLAN_SUMMARY.search(clause).end() :]
+        start = _START_WHEN.match(plan.strip())
+        if start:
+            # "…and you said you're going to start tomorrow": the when of the plan before it.
+            sources = {sent.start} | {s.start for s in reply[:2]} | extra
+            return _Item(f"Starting {start.group(1).lower()}.", sources, 0.0, sent.start, [])
         if len(content_stems(plan)) < 2 or re.search(
             r"\b(?:something|anything|things|about it|it)\.?$|\bsomething (?:that (?:was|is) )?\w+\.?$",
             plan,
@@ -810,9 +938,23 @@ class _Session:
             or not C._looks_like_verb(verb.group(1).lower())
         ):
             return None
-        sources = {sent.start} | {s.start for s in reply[:2]}
+        sources = {sent.start} | {s.start for s in reply[:2]} | extra
         text = C.sentence(clause)
         return _Item(text, sources, 0.95 + 0.3 * sent.pos, sent.start, content_stems(text))
+
+    def _continued(self, sent: Sent) -> tuple[Sent, set[float]] | None:
+        """A sentence the client's "yeah" cut in two: "So you have a plan to cut back on-" -
+        "Yeah, definitely." - "-your drinking eventually?" is one sentence, with both answers."""
+        turn = self.turns[sent.turn]
+        if turn[-1] is not sent or not _BROKEN_OFF.search(sent.text) or sent.turn + 2 >= len(self.turns):
+            return None
+        between, after = self.turns[sent.turn + 1], self.turns[sent.turn + 2]
+        if len(between) > 1 or C.word_count(between[0].text) > 4 or after[0].speaker != sent.speaker:
+            return None
+        rest = after[0]
+        joined = f"{_BROKEN_OFF.sub('', sent.text).rstrip()} {C.lower_first(rest.text)}"
+        answer = self.turn_after(rest)[:1]
+        return replace(sent, text=joined), {rest.start} | {s.start for s in answer}
 
     def _bare_ask(self, sent: Sent) -> str | None:
         """ "You need to quit." says what only with the session's topic: "Quit smoking"."""

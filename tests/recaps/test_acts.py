@@ -145,3 +145,8 @@ def test_not_minding_is_wanting_not_a_negation():
     assert not negated
     acts, negated, _ = tag_client("I wouldn't go back there.")
     assert negated and "change" not in acts
+
+
+def test_praise_that_opens_with_what_is_not_a_question():
+    acts = tag_therapist("What a great plan and you said you're going to start tomorrow.")
+    assert not acts & {"question_open", "question_closed"}

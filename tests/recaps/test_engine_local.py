@@ -563,3 +563,67 @@ def test_a_plan_that_broke_off_is_not_a_step():
         ("therapist", "Mm-hmm."),
     )
     assert not any("drinking that" in s for s in steps), steps
+
+
+def test_meeting_again_is_one_step_and_a_farewell_is_not():
+    steps = _steps(
+        ("therapist", "How has the drinking been this month?"),
+        ("client", "Too much. I want to cut down to weekends only."),
+        (
+            "therapist",
+            "That's a clear goal. Let's plan to follow up in a few weeks so we can see how it's going.",
+        ),
+        ("client", "Okay, sounds good."),
+    )
+    assert "See your therapist again in a few weeks to talk about how it's going." in steps, steps
+    steps = _steps(
+        ("client", "I want to cut down to weekends only."),
+        ("therapist", "Thanks for coming in. See you next time."),
+        ("client", "Bye."),
+    )
+    assert not any("again" in s for s in steps), steps
+
+
+def test_a_request_for_help_that_the_therapist_accepts_is_a_step():
+    steps = _steps(
+        ("therapist", "How can I help you with these things?"),
+        ("client", "Can you help me make the call to the clinic?"),
+        ("therapist", "Sure, we can do that together."),
+    )
+    assert "Make the call to the clinic, with your therapist's help." in steps, steps
+    steps = _steps(
+        ("client", "Can you help me make the call to the clinic?"),
+        ("therapist", "I can't do that, but I can give you the number."),
+    )
+    assert not any("call to the clinic" in s for s in steps), steps
+
+
+def test_a_wish_in_answer_to_a_planning_question_is_a_step_without_the_comment():
+    steps = _steps(
+        ("therapist", "What would be helpful as far as next steps?"),
+        (
+            "client",
+            "Well, first things first, if I could take a brochure home, show it to my partner and get their support I think that's really gonna help me.",
+        ),
+    )
+    assert "Take a brochure home and show it to your partner and get their support." in steps, steps
+
+
+def test_a_plan_summary_cut_in_two_by_a_yes_is_read_whole():
+    steps = _steps(
+        ("therapist", "So, you sort of have a plan to cut back on-"),
+        ("client", "Yeah, definitely."),
+        ("therapist", "-your drinking eventually?"),
+        ("client", "For sure."),
+    )
+    assert "You have a plan to cut back on your drinking eventually." in steps, steps
+
+
+def test_when_to_start_joins_the_plan_it_belongs_to():
+    steps = _steps(
+        ("therapist", "So how could you respond instead?"),
+        ("client", "Just go to bed and turn off the lights."),
+        ("therapist", "What a great plan and you said you're going to start tomorrow."),
+        ("client", "I'll give it a try."),
+    )
+    assert "Go to bed and turn off the lights, starting tomorrow." in steps, steps

@@ -26,6 +26,8 @@ Metrics:
 - topic_named (>= 0.9): sessions whose `topic` has a content word (split on ";" and "/", words of >= 4
   letters not in GENERIC) where some content word w is matched, by word start, by a word of the theme
   labels or the summary: recap word r matches when r.startswith(w[:k]), k = min(len(w), max(4, len(w)-3)).
+  topic_named_when_said (info): the same, over the sessions whose transcript contains one of those
+  words (word start): the ceiling for an engine that names only what was said.
 - junk_theme_labels (<= 0.05): share of theme labels that are all filler/glue words (FILLER | GLUE), or
   contain a weekday, month, digit string or number word, or a person's name (a word the session only ever
   writes capitalised, at least once mid-sentence; not "I"), or are one past-tense-looking word ending in
@@ -545,7 +547,7 @@ class Report:
 
 
 def topic_named(runs: Sequence[Run], report: Report) -> None:
-    counted = named = 0
+    counted = named = sayable = sayable_named = 0
     missed = []
     for run in runs:
         words = [w for part in re.split(r"[;/]", run.session.topic) for w in letter_words(part)]
@@ -556,12 +558,22 @@ def topic_named(runs: Sequence[Run], report: Report) -> None:
         recap_words = set(
             letter_words(" ".join(i.text for i in run.section("theme")) + " " + run.summary_text)
         )
+        # A recap that names only what was said can name the topic only if the session says one
+        # of its words: "reducing recidivism" never appears in a session about a reading course.
+        said = set(letter_words(" ".join(u.text for u in run.session.utterances)))
+        in_session = any(word_start_match(w, said) for w in wanted)
+        sayable += in_session
         if any(word_start_match(w, recap_words) for w in wanted):
             named += 1
+            sayable_named += in_session
         else:
-            missed.append(f"{run.session.tid} ({run.session.topic})")
+            missed.append(f"{run.session.tid} ({run.session.topic}{'' if in_session else ', never said'})")
     report.rows.append(Row("topic_named", ratio(named, counted), ">= 0.9"))
-    report.notes.append(f"topic_named: {named}/{counted} sessions with a content word in their topic")
+    report.rows.append(Row("topic_named_when_said", ratio(sayable_named, sayable)))
+    report.notes.append(
+        f"topic_named: {named}/{counted} sessions with a content word in their topic; "
+        f"{sayable_named}/{sayable} of those where the session itself says one of those words"
+    )
     if missed:
         report.notes.append("  not named: " + "; ".join(missed))
 

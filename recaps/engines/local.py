@@ -344,7 +344,8 @@ _YES_TO_REQUEST = re.compile(
 _IF_I_COULD = re.compile(r"\bif i could (?:maybe |just |perhaps |at least |even )*(\w.*)$", re.IGNORECASE)
 _BROKEN_OFF = re.compile(r"(?:[-—–]+\s*…?|…|\.\.\.)\s*$")
 _WH_ASK = re.compile(
-    r"\b(?:what|how|which|where|when|why|who)\b (?:\w+ )?(?:would|could|will|do|does|did|is|are|can|might|should)\b",
+    r"\b(?:what|how|which|where|when|why|who)\b (?:\w+ )?(?:would|could|will|do|does|did|is|are|can|might|should) "
+    r"(?:it|you|we|i|that|this|they|he|she|there)\b",
     re.IGNORECASE,
 )
 
@@ -540,6 +541,11 @@ class _Session:
                 # The whole sentence when it is short: a clause cut from it can leave only its
                 # "when" ("Tomorrow night when you have your glass of wine").
                 whole = C.strip_hedges(nxt.text).rstrip(".!")
+                # …from the clause with the when on: "That feels scary, but yes, I will try to tell
+                # him on Sunday" keeps "I will try to tell him on Sunday".
+                first = next((p for p in C.clauses(whole) if _SPECIFIC.search(p)), None)
+                if first and whole.find(first) > 0:
+                    whole = C.strip_hedges(whole[whole.find(first) :])
                 if C.usable(whole, max_words=18, unsure=nxt.unsure_content) and not nxt.unsure_whole:
                     clause = C.second_person(whole)
                 clause = clause or self.client_clause(nxt, _SPECIFIC, 12, require_you=False)

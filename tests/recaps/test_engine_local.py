@@ -627,3 +627,11 @@ def test_when_to_start_joins_the_plan_it_belongs_to():
         ("client", "I'll give it a try."),
     )
     assert "Go to bed and turn off the lights, starting tomorrow." in steps, steps
+
+
+def test_an_ask_with_how_inside_it_is_still_an_ask():
+    steps = _steps(
+        ("therapist", "And on Sunday, could you tell your father one true thing about how work is going?"),
+        ("client", "That feels scary, but yes, I will try to tell him on Sunday."),
+    )
+    assert "Tell your father one true thing about how work is going, on Sunday." in steps, steps

@@ -15,11 +15,10 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
-
 from . import protocol, services
 from .exceptions import CaptureError, ConsentMissing, InvalidTransition, SessionFinished, StaleWriter
 from .models import CaptureSession
+from .pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from .pairing.selectors import linked_device_active
 from .selectors import capture_session_for_actor, capture_windows_left
 from .vad import ChannelWindower

@@ -20,11 +20,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
-
 from . import selectors, services
 from .exceptions import DeviceNotFound, PairingGone, WrongNumber
 from .forms import ApprovalForm
+from .middleware import CAPTURE_DEVICE_SESSION_KEY
 from .signals import session_auth_mark
 
 log = logging.getLogger("capture.pairing")

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture import services
 from capture.consent.law import (
     ALL_PARTY,
@@ -36,6 +35,7 @@ from capture.consent.law import (
 from capture.consent.records import ConsentRecordInvalid, consent_record_build, consent_record_validate
 from capture.consent.services import consent_give
 from capture.models import CaptureSession, ConsentPreference, LinkedDevice
+from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from tests.capture.conftest import communicator, run
 from tests.factories import PASSWORD
 

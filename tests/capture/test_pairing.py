@@ -11,11 +11,11 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 from accounts.models import Notification
 from capture import services as capture_services
 from capture.models import CaptureSession, LinkedDevice, PairingRequest
 from capture.pairing import selectors, services
+from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture.pairing.signals import AUTH_AT_SESSION_KEY
 from tests.capture.conftest import ORIGIN, run
 from tests.factories import PASSWORD, consent_record

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture import services
 from capture.models import CaptureSession, CaptureWindow, LinkedDevice
+from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture.protocol import encode_frame
 from recaps.models import Recap, TranscriptSegment
 from recaps.services import recap_build

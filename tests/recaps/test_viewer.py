@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 from accounts.models import Notification
 from capture.models import CaptureSession, CaptureWindow, LinkedDevice, PairingRequest
+from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from recaps.engines.base import RecapResult
 from recaps.engines.safety import SUPPORT_LINE
 from recaps.models import MomentSchedule, NextStepStatus, Recap, RecapAccess, SessionNote, TranscriptSegment

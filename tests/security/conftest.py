@@ -13,9 +13,9 @@ from django.db import models
 from django.test import Client
 from django.utils import timezone
 
-from accounts.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture.models import CaptureSession, LinkedDevice, PairingRequest
 from capture.pairing import services as pairing_services
+from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from recaps.models import MomentSchedule, Recap
 from recaps.services import client_settings_save, next_step_toggle, session_note_save
 from tests.recaps.recap_fixtures import make_recap

@@ -5,6 +5,9 @@ from django.contrib.auth import logout
 from django.http import HttpResponseForbidden
 from django.template.loader import render_to_string
 
+from .selectors import linked_device_active
+from .services import linked_device_touch
+
 CAPTURE_DEVICE_SESSION_KEY = "capture_device_id"
 
 # URL-name prefixes a capture-scoped device may reach. Everything else answers 403.
@@ -22,9 +25,6 @@ class CaptureScopeMiddleware:
         request.capture_device = None
         device_id = request.session.get(CAPTURE_DEVICE_SESSION_KEY) if hasattr(request, "session") else None
         if device_id is not None:
-            from capture.pairing.selectors import linked_device_active
-            from capture.pairing.services import linked_device_touch
-
             device = linked_device_active(device_id=device_id, user=request.user)
             if device is None:
                 logout(request)

@@ -8,7 +8,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path(
         "login/",
-        # Password guessing is slowed per IP; the 429 page is friendly (accounts.views.ratelimited).
+        # Password guessing is slowed per IP; the 429 page is friendly (undertone_web.views.ratelimited).
         ratelimit(key="ip", rate="20/m", method="POST", block=True)(
             auth_views.LoginView.as_view(redirect_authenticated_user=True)
         ),

@@ -55,7 +55,7 @@ THERAPIST = [
 VOICE = {0: "en-us", 1: "en-gb"}
 
 
-# Every stack that runs these: the requeue job (recaps.tasks.requeue_stuck_windows) re-enqueues windows
+# Every stack that runs these: the requeue job (capture.tasks.requeue_stuck_windows) re-enqueues windows
 # queued longer than this, instead of 120 s, so worker_sigkill can show it within a test.
 STACK_ENV = {"CAPTURE_REQUEUE_AFTER_S": "5"}
 WORKER_LOGLEVEL = "INFO"  # pool_sigkill and worker_sigkill watch for "Task ... received"
@@ -234,8 +234,7 @@ def wait_speech_committed(env: Env, bg: BackgroundStream, tracks: dict[int, Trac
 
 def check_before_stop(env: Env, bg: BackgroundStream, session, tracks: dict[int, Track], *, times: int = 1):
     """Windows tile 0..M on every channel, all transcribed; every sentence in the transcript once."""
-    from capture.models import CaptureWindow
-    from recaps.models import TranscriptSegment
+    from capture.models import CaptureWindow, TranscriptSegment
 
     observed = {}
     for ch, track in tracks.items():
@@ -274,8 +273,8 @@ def check_before_stop(env: Env, bg: BackgroundStream, session, tracks: dict[int,
 
 
 def check_after_stop(env: Env, bg: BackgroundStream, session, tracks: dict[int, Track], result):
-    from capture.models import CaptureSession, CaptureWindow
-    from recaps.models import Recap, TranscriptSegment
+    from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
+    from recaps.models import Recap
 
     recaps = list(Recap.objects.filter(session=session))
     check(len(recaps) == 1, f"{len(recaps)} recaps for the session", env, bg)
@@ -650,7 +649,7 @@ def worker_sigkill(env: Env) -> dict:
         env=env,
         bg=bg,
     )
-    env.stack.celery_app().send_task("recaps.tasks.requeue_stuck_windows")
+    env.stack.celery_app().send_task("capture.tasks.requeue_stuck_windows")
     outcome = finish(env, bg, session, tracks, times=2)
     return {**outcome, "stuck_until_requeue": stuck}
 

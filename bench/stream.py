@@ -13,10 +13,10 @@ for the recap. Measured:
   shown apart and not counted. The worker's model is already loaded: a throwaway warm-up session
   (the file's first 3 s) runs first.
 - cpu_offline_s: time.process_time() of plain faster-whisper on the same file in this process (same
-  model and options as recaps/transcription.py: beam_size=WHISPER_BEAM_SIZE, temperature=0.0,
+  model and options as capture/transcription.py: beam_size=WHISPER_BEAM_SIZE, temperature=0.0,
   condition_on_previous_text=False, vad_filter=False, language="en", int8, cpu_threads=2), after a
   warm-up call on 1 s of silence so model load is not counted. No hallucination filter (the stream
-  path drops segments recaps/transcription.py flags). cpu_ratio = cpu_stream_s / cpu_offline_s.
+  path drops segments capture/transcription.py flags). cpu_ratio = cpu_stream_s / cpu_offline_s.
 - commit lag: for each frame of the file, seconds from its send to the commit covering it (p50/p95/max,
   both channels pooled). It includes the VAD's packing delay, which is by design: a window closes
   after a ~2 s pause (or at 25 s), and silence is committed in 5 s silence windows.
@@ -222,7 +222,7 @@ def offline_transcribe(tracks: list[np.ndarray]) -> tuple[float, list[str]]:
     from django.conf import settings
     from faster_whisper import WhisperModel
 
-    from recaps.transcription import model_path
+    from capture.transcription import model_path
 
     model = WhisperModel(
         model_path(),
@@ -324,8 +324,7 @@ def new_session(user):
 
 def stream_once(*, stack, user, cookie, tracks_pcm, speed, tail_s, measure_cpu=None) -> dict:
     """Stream one session; return lags, segments and timing. measure_cpu(phase) snapshots CPU."""
-    from capture.models import CaptureWindow
-    from recaps.models import TranscriptSegment
+    from capture.models import CaptureWindow, TranscriptSegment
 
     session = new_session(user)
     tail = bytes(int(tail_s * SAMPLE_RATE) * 2)

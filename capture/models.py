@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from undertone_web.crypto import EncryptedTextField
+
 
 class PairingRequest(models.Model):
     """A laptop tab asking to be signed in for capture through a QR code scanned by the phone.
@@ -109,6 +111,38 @@ class CaptureWindow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "channel", "seq_first"], name="window_once_per_seq")
         ]
+
+
+class TranscriptSegment(models.Model):
+    """Short-lived, encrypted: deleted in the transaction that saves the recap, or purged after a TTL."""
+
+    session = models.ForeignKey(CaptureSession, on_delete=models.CASCADE, related_name="segments")
+    window = models.ForeignKey(CaptureWindow, on_delete=models.CASCADE, related_name="segments")
+    index = (
+        models.PositiveIntegerField()
+    )  # position within the window: (window, index) makes writes idempotent
+    channel = models.PositiveSmallIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = EncryptedTextField()
+    # The recogniser's confidence, so the recap never quotes words it was unsure of. Null on rows
+    # written before it was kept. `unsure` holds [start, end) character offsets into `text`, no words:
+    # offsets say nothing about what was said, so unlike `text` they need no encryption.
+    avg_logprob = models.FloatField(null=True)
+    no_speech_prob = models.FloatField(null=True)
+    unsure = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table keeps the name it had when the model lived in recaps: moving it was a code move
+        # (capture writes and reads the short-lived transcript), not a data migration.
+        db_table = "recaps_transcriptsegment"
+        constraints = [models.UniqueConstraint(fields=["window", "index"], name="segment_once_per_window")]
+        ordering = ["start"]
+
+    @property
+    def speaker(self) -> str:
+        return "client" if self.channel == 0 else "therapist"
 
 
 class ConsentPreference(models.Model):

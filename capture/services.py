@@ -2,16 +2,24 @@
 decode and delegate."""
 
 import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
+
+from undertone_web.db import database_wal_truncate
 
 from . import audio_store
 from .exceptions import ConsentMissing, InvalidTransition, SessionFinished, StaleWriter
-from .models import CaptureSession, CaptureWindow, LinkedDevice
+from .models import CaptureSession, CaptureWindow, LinkedDevice, TranscriptSegment
+from .protocol import FRAME_SECONDS
+from .signals import session_ready
 from .vad import ClosedWindow
 
 log = logging.getLogger(__name__)
@@ -128,7 +136,7 @@ def capture_resume_point(*, session_id, channel: int) -> int:
 def capture_window_close(*, session_id, window: ClosedWindow) -> CaptureWindow:
     """Queue a closed VAD window: audio to Redis, a row, and (after commit) a transcription task that
     gets the id only. Silence-only windows are done at once; they just move the commit mark."""
-    from recaps.tasks import transcribe_window
+    from .tasks import transcribe_window  # tasks import this module
 
     with transaction.atomic():
         last = (
@@ -181,8 +189,6 @@ def capture_window_done(*, window_id, segments: list[dict]) -> CaptureWindow | N
     """Store a transcribed window's segments (encrypted) and advance the commit, once.
 
     Returns None when the window is already done or gone (a redelivered task): idempotent."""
-    from recaps.models import TranscriptSegment
-
     with transaction.atomic():
         window = CaptureWindow.objects.select_for_update().filter(id=window_id).first()
         if window is None or window.status != CaptureWindow.Status.QUEUED:
@@ -262,22 +268,84 @@ def capture_session_stop(*, session_id) -> CaptureSession:
 
 
 def capture_recap_if_ready(*, session_id) -> bool:
-    from recaps.tasks import recap_build
-
+    """Tell whoever builds recaps (recaps.apps connects to capture.signals.session_ready) that a
+    stopped session's transcript is complete. Capture never imports the apps above it."""
     from .selectors import capture_windows_left
 
     session = CaptureSession.objects.filter(id=session_id).only("status").first()
     if session is None or session.status != Status.ENDING or capture_windows_left(session_id=session_id):
         return False
-    recap_build.delay(str(session_id))
+    session_ready.send(sender=CaptureSession, session_id=session_id)
     return True
+
+
+T = TypeVar("T")
+
+
+def session_handoff(
+    *, session_id, build: Callable[[CaptureSession, list[TranscriptSegment], float], T | None]
+) -> T | None:
+    """The one way a finished session leaves capture. With the session locked, when it is ENDING and
+    every window is transcribed, ``build(session, segments, recorded_s)`` runs in the same transaction;
+    if it returns something, the transcript and windows are deleted and the session is marked done in
+    that transaction too, so a recap and its transcript never both exist, nor neither. The windows'
+    audio (Redis) goes after the commit. None when the session is not ready, or ``build`` declined."""
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().filter(id=session_id).first()
+        if session is None or session.status != Status.ENDING:
+            return None
+        # A lost window (its audio vanished from Redis) is not transcribed yet either: the browser
+        # resends its audio after it reconnects.
+        if CaptureWindow.objects.filter(
+            session=session, status__in=[CaptureWindow.Status.QUEUED, CaptureWindow.Status.LOST]
+        ).exists():
+            return None
+        rows = list(TranscriptSegment.objects.filter(session=session).order_by("start", "channel"))
+        last = CaptureWindow.objects.filter(session=session).aggregate(m=Max("seq_last"))["m"]
+        recorded_s = (-1 if last is None else last) + 1
+        result = build(session, rows, recorded_s * FRAME_SECONDS)
+        if result is None:
+            return None
+        window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))
+        TranscriptSegment.objects.filter(session=session).delete()
+        CaptureWindow.objects.filter(session=session).delete()
+        session.status = Status.DONE
+        session.save(update_fields=["status"])
+    audio_store.window_audio_delete(window_ids=window_ids)
+    database_wal_truncate()
+    log.info("session %s: handed over %d segments", session_id, len(rows))
+    return result
+
+
+def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
+    """Sessions that never finished: drop their transcript segments, windows and Redis audio."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    stale = CaptureSession.objects.filter(created_at__lt=cutoff).exclude(status=CaptureSession.Status.DONE)
+    window_ids = list(CaptureWindow.objects.filter(session__in=stale).values_list("id", flat=True))
+    with transaction.atomic():
+        segments, _ = TranscriptSegment.objects.filter(session__in=stale).delete()
+        windows, _ = CaptureWindow.objects.filter(id__in=window_ids).delete()
+        stale.filter(status__in=[Status.RECORDING, Status.PAUSED, Status.ENDING]).update(status=Status.FAILED)
+    audio = audio_store.window_audio_delete(window_ids=window_ids)
+    if segments:
+        database_wal_truncate()
+    return {"segments": segments, "windows": windows, "audio_keys": audio}
+
+
+def windows_stuck(*, older_than_s: int) -> list:
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    return list(
+        CaptureWindow.objects.filter(status=CaptureWindow.Status.QUEUED, created_at__lt=cutoff).values_list(
+            "id", flat=True
+        )
+    )
 
 
 def capture_session_max_frames(*, mode: str = CaptureSession.Mode.SESSION) -> int:
     """Frames per channel the server accepts. Self mode: the page's cap plus a small grace."""
     if mode == CaptureSession.Mode.SELF:
-        return int((settings.CAPTURE["MAX_SELF_S"] + settings.CAPTURE["SELF_GRACE_S"]) / 0.2)
-    return int(settings.CAPTURE["MAX_SESSION_S"] / 0.2)
+        return int((settings.CAPTURE["MAX_SELF_S"] + settings.CAPTURE["SELF_GRACE_S"]) / FRAME_SECONDS)
+    return int(settings.CAPTURE["MAX_SESSION_S"] / FRAME_SECONDS)
 
 
 # A key per open capture socket in the Redis that holds window audio and the channel layer. Redis runs

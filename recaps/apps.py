@@ -3,3 +3,18 @@ from django.apps import AppConfig
 
 class RecapsConfig(AppConfig):
     name = "recaps"
+
+    def ready(self) -> None:
+        from accounts.deletion import register_account_data
+        from capture.signals import session_ready
+
+        from .deletion import account_data_delete
+        from .tasks import recap_build
+
+        register_account_data(account_data_delete)
+
+        def build_when_ready(sender, session_id, **kwargs) -> None:
+            recap_build.delay(str(session_id))
+
+        # A stopped session whose transcript is complete gets its recap (capture/signals.py).
+        session_ready.connect(build_when_ready, dispatch_uid="recaps.build_when_ready", weak=False)

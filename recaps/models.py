@@ -7,35 +7,6 @@ from django.utils import timezone
 from undertone_web.crypto import EncryptedJSONField, EncryptedTextField
 
 
-class TranscriptSegment(models.Model):
-    """Short-lived, encrypted: deleted in the transaction that saves the recap, or purged after a TTL."""
-
-    session = models.ForeignKey("capture.CaptureSession", on_delete=models.CASCADE, related_name="segments")
-    window = models.ForeignKey("capture.CaptureWindow", on_delete=models.CASCADE, related_name="segments")
-    index = (
-        models.PositiveIntegerField()
-    )  # position within the window: (window, index) makes writes idempotent
-    channel = models.PositiveSmallIntegerField()
-    start = models.FloatField()
-    end = models.FloatField()
-    text = EncryptedTextField()
-    # The recogniser's confidence, so the recap never quotes words it was unsure of. Null on rows
-    # written before it was kept. `unsure` holds [start, end) character offsets into `text`, no words:
-    # offsets say nothing about what was said, so unlike `text` they need no encryption.
-    avg_logprob = models.FloatField(null=True)
-    no_speech_prob = models.FloatField(null=True)
-    unsure = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["window", "index"], name="segment_once_per_window")]
-        ordering = ["start"]
-
-    @property
-    def speaker(self) -> str:
-        return "client" if self.channel == 0 else "therapist"
-
-
 class Recap(models.Model):
     class Kind(models.TextChoices):
         # The same values as CaptureSession.Mode: recap_build copies the session's mode.

@@ -5,8 +5,9 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from capture import audio_store
-from capture.models import CaptureSession, CaptureWindow
+from capture import services as capture_services
+from capture.models import TranscriptSegment
+from undertone_web.db import database_wal_truncate
 from undertone_web.faults import fault_point
 
 from .models import (
@@ -17,30 +18,20 @@ from .models import (
     Recap,
     RecapAccess,
     SessionNote,
-    TranscriptSegment,
 )
 
 log = logging.getLogger(__name__)
 
 
 def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
-    """Build the recap from the session's temporary transcript, save it encrypted and delete the
-    transcript segments and windows in the same transaction. Idempotent: None if not ready or done."""
+    """Build the recap from the session's temporary transcript and save it encrypted; capture deletes
+    the transcript and windows in the same transaction (capture.services.session_handoff).
+    Idempotent: None if not ready or done."""
     from .engines.base import Segment, get_engine
 
-    with transaction.atomic():
-        session = CaptureSession.objects.select_for_update().filter(id=session_id).first()
-        if session is None or session.status != CaptureSession.Status.ENDING:
-            return None
+    def build(session, rows, recorded_s: float) -> Recap | None:
         if Recap.objects.filter(session=session).exists():
             return None
-        # A lost window (its audio vanished from Redis) is not transcribed yet either: the browser
-        # resends its audio after it reconnects.
-        if CaptureWindow.objects.filter(
-            session=session, status__in=[CaptureWindow.Status.QUEUED, CaptureWindow.Status.LOST]
-        ).exists():
-            return None
-        rows = list(TranscriptSegment.objects.filter(session=session).order_by("start", "channel"))
         segments = [
             Segment(
                 speaker=r.speaker,
@@ -55,9 +46,7 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         ]
         fault_point("recap_build", detail=lambda: " ".join(s.text for s in segments))  # test-only: faults.py
         engine = get_engine(engine_name)
-        result = engine.build(segments)
-        data = result.to_dict()
-        recorded_s = (_last_seq(session) + 1) * 0.2
+        data = engine.build(segments).to_dict()
         data.setdefault("stats", {})["recorded_s"] = round(recorded_s, 1)
         number = (Recap.objects.filter(user=session.user).aggregate(n=Max("number"))["n"] or 0) + 1
         recap = Recap.objects.create(
@@ -70,68 +59,10 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
             session_date=session.started_at or session.created_at,
         )
         moment_schedule_create(recap=recap)
-        window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))
-        TranscriptSegment.objects.filter(session=session).delete()
-        CaptureWindow.objects.filter(session=session).delete()
-        session.status = CaptureSession.Status.DONE
-        session.save(update_fields=["status"])
-    audio_store.window_audio_delete(window_ids=window_ids)
-    database_wal_truncate()
-    log.info("session %s: recap saved from %d segments", session_id, len(rows))
-    return recap
+        log.info("session %s: recap saved from %d segments", session_id, len(rows))
+        return recap
 
-
-def database_wal_truncate() -> None:
-    """After deleting transcript segments: checkpoint SQLite's write-ahead log and truncate it to zero.
-
-    Until a checkpoint resets it, the -wal file still holds the pages as they were before the delete,
-    i.e. the deleted segments' ciphertext, and the key that opens it sits on the same machine
-    (bench/privacy_audit.py found them there after every recap). secure_delete zeroes the deleted rows
-    in the pages the checkpoint copies back. https://www.sqlite.org/pragma.html#pragma_wal_checkpoint
-    TRUNCATE waits (busy timeout) for readers that started before the delete; a reader that outlasts it
-    leaves the log for SQLite's next checkpoint, which is logged. Nothing to do on other databases."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy = cursor.fetchone()[0]
-    if busy:
-        log.warning("write-ahead log not truncated: a reader held it; SQLite checkpoints it later")
-
-
-def _last_seq(session: CaptureSession) -> int:
-    last = CaptureWindow.objects.filter(session=session).aggregate(m=Max("seq_last"))["m"]
-    return -1 if last is None else last
-
-
-def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
-    """Sessions that never finished: drop their transcript segments, windows and Redis audio."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    stale = CaptureSession.objects.filter(created_at__lt=cutoff).exclude(status=CaptureSession.Status.DONE)
-    window_ids = list(CaptureWindow.objects.filter(session__in=stale).values_list("id", flat=True))
-    with transaction.atomic():
-        segments, _ = TranscriptSegment.objects.filter(session__in=stale).delete()
-        windows, _ = CaptureWindow.objects.filter(id__in=window_ids).delete()
-        stale.filter(
-            status__in=[
-                CaptureSession.Status.RECORDING,
-                CaptureSession.Status.PAUSED,
-                CaptureSession.Status.ENDING,
-            ]
-        ).update(status=CaptureSession.Status.FAILED)
-    audio = audio_store.window_audio_delete(window_ids=window_ids)
-    if segments:
-        database_wal_truncate()
-    return {"segments": segments, "windows": windows, "audio_keys": audio}
-
-
-def windows_stuck(*, older_than_s: int) -> list:
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    return list(
-        CaptureWindow.objects.filter(status=CaptureWindow.Status.QUEUED, created_at__lt=cutoff).values_list(
-            "id", flat=True
-        )
-    )
+    return capture_services.session_handoff(session_id=session_id, build=build)
 
 
 def recap_access_log(*, user, recap_id, action: str) -> None:

@@ -19,6 +19,7 @@ from .selectors import (
     after_notes_for_recap,
     brief_for_user,
     done_next_steps,
+    moment_today_for_user,
     patterns_for_user,
     recap_for_user,
     recap_list_for_user,
@@ -239,3 +240,13 @@ def after_note_delete(request: HttpRequest, note_id) -> HttpResponse:
         messages.success(request, "Your note was deleted.")
         return redirect("recaps:after_note_list")
     return render(request, "recaps/after_note_delete.html", {"note": note})
+
+
+@never_cache
+def home(request: HttpRequest) -> HttpResponse:
+    context = {}
+    # Capture-scoped devices see the home page but none of the person's recap content.
+    if request.user.is_authenticated and not getattr(request, "capture_device", None):
+        context["today_moment"] = moment_today_for_user(user=request.user)
+        context["brief"] = brief_for_user(user=request.user, with_content=False)
+    return render(request, "home.html", context)

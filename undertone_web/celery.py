@@ -10,11 +10,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.task(name="undertone_web.ping")
-def ping() -> str:
-    return "pong"
-
-
 @worker_process_init.connect
 def _warm_recap_engine(**_kwargs) -> None:
     """Load the recap engine's lexicon (lemminflect's tables) and topic index once per worker process,

@@ -1,10 +1,12 @@
 from django.urls import include, path
 
-from accounts import views as account_views
+from recaps import views as recap_views
+
+from . import views
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
-    path("healthz", account_views.healthz, name="healthz"),
+    path("", recap_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("capture/", include("capture.urls")),
     path("recaps/", include("recaps.urls")),

@@ -10,8 +10,8 @@ from django.db import connection
 from capture import services
 from capture.audio_store import KEY_PREFIX
 from capture.client import stream_session
-from capture.models import CaptureSession, CaptureWindow
-from recaps.models import Recap, TranscriptSegment
+from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
+from recaps.models import Recap
 from tests.audio import SHARED_AUDIO, espeak_pcm, silence
 from tests.capture.conftest import session_cookie
 from tests.factories import consent_record

@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from capture import audio_store, services
 from capture.consumers import CaptureConsumer
-from capture.models import CaptureSession, CaptureWindow
+from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
 from capture.protocol import encode_frame
 from capture.selectors import capture_windows_left
-from recaps.models import Recap, TranscriptSegment
+from capture.tasks import requeue_stuck_windows
+from recaps.models import Recap
 from recaps.services import recap_build
-from recaps.tasks import requeue_stuck_windows
 from tests.audio import silence
 from tests.capture.conftest import communicator, run
 
@@ -129,7 +129,7 @@ def test_requeue_job_takes_its_age_threshold_from_settings(consented_session):
     CaptureWindow.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(seconds=10))
     with (
         override_settings(CAPTURE={**settings.CAPTURE, "REQUEUE_AFTER_S": 5}),
-        mock.patch("recaps.tasks.transcribe_window.delay") as delay,
+        mock.patch("capture.tasks.transcribe_window.delay") as delay,
     ):
         requeue_stuck_windows()
     delay.assert_called_once_with(str(old.id))  # not the fresh one, nor the done one

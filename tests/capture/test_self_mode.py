@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from capture import services
-from capture.models import CaptureSession, CaptureWindow, LinkedDevice
+from capture.models import CaptureSession, CaptureWindow, LinkedDevice, TranscriptSegment
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture.protocol import encode_frame
-from recaps.models import Recap, TranscriptSegment
+from recaps.models import Recap
 from recaps.services import recap_build
 from tests.audio import silence
 from tests.capture.conftest import communicator, run

@@ -4,8 +4,7 @@ the segment dicts of a task from before it was kept (a worker not yet restarted)
 import pytest
 
 from capture import audio_store, services
-from capture.models import CaptureWindow
-from recaps.models import TranscriptSegment
+from capture.models import CaptureWindow, TranscriptSegment
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_redis")]
 

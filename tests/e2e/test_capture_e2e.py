@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from capture.audio_store import KEY_PREFIX
-from capture.models import CaptureSession
-from recaps.models import Recap, TranscriptSegment
+from capture.models import CaptureSession, TranscriptSegment
+from recaps.models import Recap
 from tests.audio import espeak_pcm, silence, write_wav
 from tests.conftest import launch_chromium
 from tests.factories import PASSWORD

@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 
 from capture.audio_store import KEY_PREFIX
-from capture.models import CaptureSession, CaptureWindow
-from recaps.models import AfterNote, Recap, TranscriptSegment
+from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
+from recaps.models import AfterNote, Recap
 from recaps.services import client_settings_save
 from tests.audio import espeak_pcm, silence, write_wav
 from tests.conftest import launch_chromium

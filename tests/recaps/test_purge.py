@@ -4,9 +4,8 @@ import pytest
 from django.utils import timezone
 
 from capture import audio_store, services
-from capture.models import CaptureSession, CaptureWindow
-from recaps.models import TranscriptSegment
-from recaps.services import transcript_purge_stale
+from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
+from capture.services import transcript_purge_stale
 from tests.factories import consent_record
 
 

@@ -10,7 +10,8 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from recaps.models import AfterNote, Recap, RecapAccess, SessionNote, TranscriptSegment
+from capture.models import TranscriptSegment
+from recaps.models import AfterNote, Recap, RecapAccess, SessionNote
 from recaps.services import ENCRYPTED_COLUMNS, after_note_create, session_note_save
 from tests.factories import PASSWORD
 from tests.recaps.recap_fixtures import make_recap

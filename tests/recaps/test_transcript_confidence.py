@@ -9,13 +9,12 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import CommandError, call_command
 
-from capture import audio_store
-from capture.models import CaptureSession, CaptureWindow
-from recaps import transcription
-from recaps.models import Recap, TranscriptSegment
+from capture import audio_store, transcription
+from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
+from capture.tasks import transcribe_window
+from capture.transcription import UNSURE_WORD_PROBABILITY, Piece, transcribe_pcm, unsure_spans
+from recaps.models import Recap
 from recaps.services import recap_build
-from recaps.tasks import transcribe_window
-from recaps.transcription import UNSURE_WORD_PROBABILITY, Piece, transcribe_pcm, unsure_spans
 
 
 def _marked(text, spans):

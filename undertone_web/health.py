@@ -4,7 +4,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from undertone_web.celery import app as celery_app
+from .celery import app as celery_app
 
 
 def check_db() -> str:

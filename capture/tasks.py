@@ -1,0 +1,66 @@
+"""Celery tasks of capture. They take ids, never audio or text, re-fetch their rows and are idempotent,
+so acks_late redelivery (a killed worker) repeats no work twice. Logs carry ids and counts only."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from undertone_web.redaction import content_free_errors
+
+from . import audio_store, services
+from .models import CaptureWindow
+from .vad import pieces_to_session_time
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="capture.tasks.transcribe_window",
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=5,
+)
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
+def transcribe_window(window_id: str) -> None:
+    from .transcription import transcribe_pcm  # loads the model: only in the worker
+
+    window = CaptureWindow.objects.filter(id=window_id).first()
+    if window is None or window.status != CaptureWindow.Status.QUEUED:
+        return  # done already (redelivery) or deleted with its session
+    pcm = audio_store.window_audio_get(window_id=window_id)
+    if pcm is None:
+        log.warning("window %s: audio missing from Redis, asking the browser to resend", window_id)
+        services.capture_window_lost(window_id=window_id)
+        return
+    segments = [
+        {
+            "start": round(pieces_to_session_time(window.pieces, p.start), 2),
+            "end": round(pieces_to_session_time(window.pieces, p.end), 2),
+            "text": p.text,
+            "avg_logprob": p.avg_logprob,
+            "no_speech_prob": p.no_speech_prob,
+            "unsure": [list(span) for span in p.unsure],
+        }
+        for p in transcribe_pcm(pcm)
+    ]
+    services.capture_window_done(window_id=window_id, segments=segments)
+    log.info(
+        "window %s: transcribed %.1f s of speech into %d segments", window_id, window.speech_s, len(segments)
+    )
+
+
+@shared_task(name="capture.tasks.purge_stale")
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
+def purge_stale() -> None:
+    removed = services.transcript_purge_stale(older_than_s=settings.CAPTURE["PURGE_AFTER_S"])
+    log.info("purge: removed %s", removed)
+
+
+@shared_task(name="capture.tasks.requeue_stuck_windows")
+@content_free_errors  # no content in Celery's failure log (undertone_web/redaction.py)
+def requeue_stuck_windows() -> None:
+    """Safety net beside acks_late: a window queued long ago whose task vanished (a broker restart)
+    is enqueued again; the task is idempotent, so a duplicate costs nothing."""
+    for window_id in services.windows_stuck(older_than_s=settings.CAPTURE["REQUEUE_AFTER_S"]):
+        transcribe_window.delay(str(window_id))

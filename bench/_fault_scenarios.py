@@ -215,9 +215,10 @@ def check(condition, message: str, env: Env, bg: BackgroundStream | None = None)
 
 def new_session(env: Env):
     from capture import services
+    from capture.consent.services import consent_record_save
 
     session = services.capture_session_create(user=env.user)
-    services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+    consent_record_save(session=session, consent={"therapist_agreed": True})
     env.session = session
     return session
 

@@ -254,11 +254,12 @@ def wait_for(predicate, *, timeout: float, what: str, stack, fleet: Fleet | None
 
 def new_sessions(*, user, count: int) -> list[str]:
     from capture import services
+    from capture.consent.services import consent_record_save
 
     ids = []
     for _ in range(count):
         session = services.capture_session_create(user=user)
-        services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+        consent_record_save(session=session, consent={"therapist_agreed": True})
         ids.append(str(session.id))
     return ids
 

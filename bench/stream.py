@@ -315,10 +315,11 @@ def wait_until(predicate, *, timeout: float, what: str, stack: Stack, session) -
 def new_session(user):
     from capture import services
     from capture.consent.records import consent_record_build
+    from capture.consent.services import consent_record_save
 
     session = services.capture_session_create(user=user)
     record = consent_record_build(session_type="in_person", client="US-NY", therapist_agreed=True)
-    services.capture_consent_record(session=session, consent=record)
+    consent_record_save(session=session, consent=record)
     return session
 
 

@@ -48,32 +48,6 @@ def capture_session_create(
     return CaptureSession.objects.create(user=user, device=device, mode=mode)
 
 
-def capture_self_session_start(*, user, device: LinkedDevice | None = None) -> CaptureSession:
-    """A "recap in your own voice" session, ready to record: created and consented in one step.
-
-    Nobody else is recorded (the person talks the session through afterwards, microphone only), so
-    the consent is the person's own confirmation of that; no therapist or jurisdiction rule applies.
-    One transaction, so no half-made session waits at a consent step that self mode does not have."""
-    with transaction.atomic():
-        session = capture_session_create(user=user, device=device, mode=CaptureSession.Mode.SELF)
-        return capture_consent_record(
-            session=session,
-            consent={"mode": "self", "own_voice_only": True, "confirmed_at": timezone.now().isoformat()},
-        )
-
-
-def capture_consent_record(*, session: CaptureSession, consent: dict) -> CaptureSession:
-    if session.status != Status.CONSENT:
-        raise InvalidTransition("consent is recorded once, before recording")
-    if not consent.get("therapist_agreed") and session.mode == CaptureSession.Mode.SESSION:
-        raise ConsentMissing("the therapist's agreement was not confirmed")
-    session.consent = consent
-    session.consent_at = timezone.now()
-    session.status = Status.RECORDING
-    session.save(update_fields=["consent", "consent_at", "status"])
-    return session
-
-
 def capture_session_assert_can_stream(*, session: CaptureSession) -> None:
     if session.consent_at is None:
         raise ConsentMissing("no consent recorded for this session")

@@ -1,9 +1,12 @@
-"""Writes of the consent gate: record the consent of one session and remember the answers."""
+"""Writes of the consent gate: record the consent of one session (the only way a session starts
+recording), remember the answers, and start a self-mode session."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from capture import services as capture_services
-from capture.models import CaptureSession, ConsentPreference
+from capture.exceptions import ConsentMissing, InvalidTransition
+from capture.models import CaptureSession, ConsentPreference, LinkedDevice
 
 from .records import consent_record_build, consent_record_validate
 
@@ -26,7 +29,7 @@ def consent_give(
     )
     consent_record_validate(record)
     with transaction.atomic():
-        session = capture_services.capture_consent_record(session=session, consent=record)
+        session = consent_record_save(session=session, consent=record)
         consent_preference_save(
             user=session.user, session_type=session_type, client=client, therapist=therapist
         )
@@ -46,3 +49,33 @@ def consent_preference_save(
         },
     )
     return preference
+
+
+def self_session_start(*, user, device: LinkedDevice | None = None) -> CaptureSession:
+    """A "recap in your own voice" session, ready to record: created and consented in one step.
+
+    Nobody else is recorded (the person talks the session through afterwards, microphone only), so
+    the consent is the person's own confirmation of that; no therapist or jurisdiction rule applies.
+    One transaction, so no half-made session waits at a consent step that self mode does not have."""
+    with transaction.atomic():
+        session = capture_services.capture_session_create(
+            user=user, device=device, mode=CaptureSession.Mode.SELF
+        )
+        return consent_record_save(
+            session=session,
+            consent={"mode": "self", "own_voice_only": True, "confirmed_at": timezone.now().isoformat()},
+        )
+
+
+def consent_record_save(*, session: CaptureSession, consent: dict) -> CaptureSession:
+    if session.status != CaptureSession.Status.CONSENT:
+        raise InvalidTransition("consent is recorded once, before recording")
+    # The one place the therapist's agreement is checked before recording (the gate validates the
+    # whole record first, consent_record_validate, so a person sees what is missing).
+    if not consent.get("therapist_agreed") and session.mode == CaptureSession.Mode.SESSION:
+        raise ConsentMissing("the therapist's agreement was not confirmed")
+    session.consent = consent
+    session.consent_at = timezone.now()
+    session.status = CaptureSession.Status.RECORDING
+    session.save(update_fields=["consent", "consent_at", "status"])
+    return session

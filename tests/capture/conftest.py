@@ -5,6 +5,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 from capture import services
+from capture.consent.services import consent_record_save
 from capture.models import CaptureSession
 from tests.factories import consent_record
 
@@ -33,7 +34,7 @@ def run(coro_fn, *args, **kwargs):
 @pytest.fixture
 def consented_session(user):
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent=consent_record())
+    consent_record_save(session=session, consent=consent_record())
     return CaptureSession.objects.get(id=session.id)
 
 

@@ -33,7 +33,7 @@ from capture.consent.law import (
     law_table_parse,
 )
 from capture.consent.records import ConsentRecordInvalid, consent_record_build, consent_record_validate
-from capture.consent.services import consent_give
+from capture.consent.services import consent_give, consent_record_save
 from capture.models import CaptureSession, ConsentPreference, LinkedDevice
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from tests.capture.conftest import communicator, run
@@ -475,7 +475,7 @@ def test_recap_consent_line_for_a_video_session_and_an_own_voice_one(client, use
     video = services.capture_session_create(user=user)
     client.post(consent_url(video), answers(VIDEO, "US-NY", "CA-ON"))
     own = services.capture_session_create(user=user, mode=CaptureSession.Mode.SELF)
-    services.capture_consent_record(session=own, consent={"mode": "self", "own_voice_only": True})
+    consent_record_save(session=own, consent={"mode": "self", "own_voice_only": True})
     bodies = []
     for number, s in enumerate((video, own), start=1):
         s.refresh_from_db()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from capture import services as capture_services
+from capture.consent.services import consent_record_save
 from capture.models import CaptureSession, LinkedDevice, PairingRequest
 from capture.pairing import selectors, services
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
@@ -456,7 +457,7 @@ def test_revoke_closes_the_devices_open_capture_socket(user):
     laptop = linked_laptop(user)
     device = LinkedDevice.objects.get(user=user)
     session = capture_services.capture_session_create(user=user, device=device)
-    capture_services.capture_consent_record(session=session, consent=consent_record())
+    consent_record_save(session=session, consent=consent_record())
     cookie = laptop.client.cookies[settings.SESSION_COOKIE_NAME].value
 
     async def scenario():

@@ -10,6 +10,7 @@ from django.db import connection
 from capture import services
 from capture.audio_store import KEY_PREFIX
 from capture.client import stream_session
+from capture.consent.services import consent_record_save
 from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
 from recaps.models import Recap
 from tests.audio import SHARED_AUDIO, espeak_pcm, silence
@@ -28,7 +29,7 @@ def words(text: str) -> set[str]:
 
 def _new_session(user, channels=1):
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent=consent_record())
+    consent_record_save(session=session, consent=consent_record())
     return session
 
 

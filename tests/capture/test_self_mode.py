@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from capture import services
+from capture.consent.services import consent_record_save, self_session_start
 from capture.models import CaptureSession, CaptureWindow, LinkedDevice, TranscriptSegment
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from capture.protocol import encode_frame
@@ -48,7 +49,7 @@ async def _next_of_type(comm, kind, timeout=5):
 
 @pytest.fixture
 def self_session(user):
-    return services.capture_self_session_start(user=user)
+    return self_session_start(user=user)
 
 
 # Entry and pages -----------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def test_self_record_page_is_microphone_only_with_prompts_and_a_countdown(client
 @pytest.mark.django_db
 def test_therapy_session_page_is_unchanged(client, user):
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent={"therapist_agreed": True})
+    consent_record_save(session=session, consent={"therapist_agreed": True})
     body = login(client, user).get(reverse("capture:session", args=[session.id])).content.decode()
     assert 'data-mode="session"' in body and "data-max-seconds" not in body
     assert 'id="source-tab"' in body and 'id="channel-1"' in body and "Start recording" in body

@@ -8,6 +8,7 @@ import pytest
 import zxingcpp
 
 from capture import services as capture_services
+from capture.consent.services import consent_record_save
 from capture.models import LinkedDevice
 from tests.factories import PASSWORD, consent_record
 
@@ -107,7 +108,7 @@ def test_qr_handoff_links_the_laptop_and_revoke_closes_its_socket(
         # A capture socket of the linked laptop, open...
         device = LinkedDevice.objects.get(user=user)
         session = capture_services.capture_session_create(user=user, device=device)
-        capture_services.capture_consent_record(session=session, consent=consent_record())
+        consent_record_save(session=session, consent=consent_record())
         opened = laptop.evaluate(
             """(path) => new Promise((resolve) => {
                  window.__closeCode = null;

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from capture import audio_store, services
+from capture.consent.services import consent_record_save
 from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
 from capture.services import transcript_purge_stale
 from tests.factories import consent_record
@@ -11,7 +12,7 @@ from tests.factories import consent_record
 
 def _session_with_transcript(user, *, age: timedelta):
     session = services.capture_session_create(user=user)
-    services.capture_consent_record(session=session, consent=consent_record())
+    consent_record_save(session=session, consent=consent_record())
     CaptureSession.objects.filter(id=session.id).update(created_at=timezone.now() - age)
     window = CaptureWindow.objects.create(session=session, channel=0, seq_first=0, seq_last=10)
     audio_store.window_audio_put(window_id=window.id, pcm=b"\x01\x02" * 100)

@@ -1,8 +1,11 @@
+"""Forms of the consent gate: the session consent (where everyone is, the rule there, the therapist's
+agreement), the message builder, and the own-voice confirmation of self mode."""
+
 from django import forms
 
-from .consent.law import VIDEO, RuleDecision, consent_rule_for, law_table
-from .consent.script import FORMATS, REASONS, TONES
-from .models import ConsentPreference
+from ..models import ConsentPreference
+from .law import VIDEO, RuleDecision, consent_rule_for, law_table
+from .script import FORMATS, REASONS, TONES
 
 
 def location_choices() -> list:
@@ -144,3 +147,14 @@ class ScriptForm(forms.Form):
     def choices(self) -> dict:
         """Keyword arguments for script_build()."""
         return dict(self.cleaned_data)
+
+
+class SelfConsentForm(forms.Form):
+    """Self mode ("recap in your own voice"): nobody else is recorded, so no therapist or jurisdiction
+    rule applies; the person confirms only that."""
+
+    own_voice_only = forms.BooleanField(
+        required=True,
+        label="Only my voice, recorded after the session. No one else is recorded.",
+        error_messages={"required": "Please tick the box to say it's only your voice, then continue."},
+    )

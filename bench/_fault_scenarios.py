@@ -1,7 +1,7 @@
 """Fault scenarios on the real stack, shared by the slow tests (tests/capture/test_faults.py, one
 fresh stack per test) and by bench/faults.py (a PASS/FAIL table).
 
-Each scenario streams espeak-ng speech through the real protocol client (capture/client.py, which
+Each scenario streams espeak-ng speech through the real protocol client (bench/protocol_client.py, which
 keeps every frame until it is committed) into a real Daphne, Redis and Celery worker with the bundled
 tiny.en model, breaks something mid-session, and then proves the promise "no audio is lost, none is
 transcribed twice":
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from capture.client import CaptureStreamer, ThreadedSession
+from bench.protocol_client import CaptureStreamer, ThreadedSession
 
 FRAME_BYTES = 6400
 FRAME_S = 0.2

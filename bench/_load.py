@@ -8,7 +8,7 @@ there (jfk.flac, both sides of stereo_diarization.wav) and espeak-ng sentences i
 simulated session starts at its own random point of its own shuffle, so N sessions do not speak in
 lockstep.
 
-The fleet: N protocol clients (capture/client.py, the same protocol as the browser) in one asyncio loop
+The fleet: N protocol clients (bench/protocol_client.py, the same protocol as the browser) in one asyncio loop
 in a background thread, each pacing its frames at real time (or --speed). Every frame's send time and
 commit time is kept, so lag can be read over time.
 """
@@ -129,7 +129,7 @@ def speech_seconds(pcm: bytes) -> float:
 
 
 def make_client_class():
-    from capture.client import CaptureStreamer
+    from bench.protocol_client import CaptureStreamer
 
     class TimedStreamer(CaptureStreamer):
         """Keeps (send time, commit time) per (channel, seq) instead of only the lags."""

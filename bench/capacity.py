@@ -4,7 +4,7 @@ For each worker layout (--workers: Celery worker processes; whisper threads per 
 --threads or cores / processes) it starts the real stack (bench/_stack.py: redis-server, Daphne,
 Celery, the bundled tiny.en model), then for each N in --sessions streams N simulated sessions at
 once, at real time, for --duration seconds. Each session is a Python client speaking the real
-protocol (capture/client.py) with an alternating two-channel conversation (bench/_load.py: real speech
+protocol (bench/protocol_client.py) with an alternating two-channel conversation (bench/_load.py: real speech
 from ../shared/audio and espeak-ng sentences). Then every session presses Stop and waits for its
 recap.
 

@@ -38,7 +38,7 @@ TARGET_P99_MS = 100.0
 
 
 async def _one_stream(*, ws_url, cookie, cookie_name, origin, track, start, delay, duration):
-    from capture.client import CaptureStreamer
+    from bench.protocol_client import CaptureStreamer
 
     length = int(duration / 0.2) * 6400
     pcm = (track[start:] + track * (1 + length // len(track)))[:length]

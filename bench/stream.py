@@ -2,7 +2,7 @@
 
 Starts an isolated stack (bench/_stack.py: its own redis-server, a fresh SQLite file, Daphne, one
 Celery worker), creates a user and a consented session through Django, and streams the file over the
-real WebSocket protocol (capture/client.py) at --speed x real time: the file on channel 0, or with
+real WebSocket protocol (bench/protocol_client.py) at --speed x real time: the file on channel 0, or with
 --channels 2 a stereo file's left on 0 and right on 1. It then waits until every frame of the file is
 committed, reads the (encrypted, short-lived) transcript segments through the ORM, sends Stop and waits
 for the recap. Measured:
@@ -254,7 +254,7 @@ def offline_transcribe(tracks: list[np.ndarray]) -> tuple[float, list[str]]:
 
 
 def make_streamer_class():
-    from capture.client import CaptureStreamer
+    from bench.protocol_client import CaptureStreamer
 
     class MeasuringStreamer(CaptureStreamer):
         """Keeps each frame's commit lag by (channel, seq), so the appended silence can be left out."""
@@ -278,10 +278,10 @@ def make_streamer_class():
 
 def background_session(*, stack: Stack, cookie: str, session_id, pcm_by_channel: dict, speed: float):
     """The protocol client (measuring lags) in its own thread and event loop; the main thread reads the
-    database and asks for Stop (capture.client.ThreadedSession)."""
+    database and asks for Stop (bench.protocol_client.ThreadedSession)."""
     from django.conf import settings
 
-    from capture.client import ThreadedSession
+    from bench.protocol_client import ThreadedSession
 
     streamer = make_streamer_class()(
         ws_url=stack.ws_url(session_id),

@@ -1,4 +1,4 @@
-"""The Python protocol client (capture/client.py) on its own, against fake sockets: it paces a
+"""The Python protocol client (bench/protocol_client.py) on its own, against fake sockets: it paces a
 backlog under the server's rate limit, recording never waits on a stalled socket, and reconnects back
 off to a short cap and start over after every welcome."""
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from capture import client as client_module
-from capture.client import BACKOFF_MAX_S, BACKOFF_MIN_S, CaptureStreamer
+from bench import protocol_client as client_module
+from bench.protocol_client import BACKOFF_MAX_S, BACKOFF_MIN_S, CaptureStreamer
 from capture.protocol import HEADER, TokenBucket
 from tests.audio import silence
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from django.db import connection
 
+from bench.protocol_client import stream_session
 from capture import services
 from capture.audio_store import KEY_PREFIX
-from capture.client import stream_session
 from capture.consent.services import consent_record_save
 from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
 from recaps.models import Recap
@@ -79,7 +79,7 @@ class BackgroundCapture:
     the database (with the test's connection) while the session is live, then ask it to Stop."""
 
     def __init__(self, asgi_server, user, session, pcm_by_channel, *, speed=4):
-        from capture.client import CaptureStreamer, ThreadedSession
+        from bench.protocol_client import CaptureStreamer, ThreadedSession
 
         streamer = CaptureStreamer(
             ws_url=f"ws://127.0.0.1:{asgi_server.port}/ws/capture/{session.id}/",

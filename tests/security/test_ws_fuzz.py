@@ -6,7 +6,7 @@
    dependency of this project; the decoder is eight lines, so shrinking would add little).
 2. Regression tests for what the fuzzer found (in-process, fast).
 3. The real thing: real Daphne and the Redis channel layer, an honest session streaming espeak speech
-   through capture/client.py while five fuzz clients (the same person and another person, on their
+   through bench/protocol_client.py while five fuzz clients (the same person and another person, on their
    own sessions and on the honest one's id, and signed-out browsers) send 10,000 malformed or random
    frames. Every fuzz connection must end in a documented close code, or stay open and still answer
    (an error frame for its probe); Daphne must stay up with no traceback in its log; the honest
@@ -40,7 +40,7 @@ from django.db import connection
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from capture.client import stream_session
+from bench.protocol_client import stream_session
 from capture.models import CaptureSession, CaptureWindow
 from capture.protocol import FRAME_BYTES, HEADER, FrameError, decode_frame, encode_frame
 from recaps.models import Recap

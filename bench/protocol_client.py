@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from .protocol import FRAME_BYTES, FRAME_SECONDS, encode_frame
+from capture.protocol import FRAME_BYTES, FRAME_SECONDS, encode_frame
 
 FATAL_CODES = {4401, 4403, 4404, 4409, 4412, 4413}
 # Reconnect after 0.3 s, doubling to at most 2 s, and back to 0.3 s after every welcome: so the client

@@ -3,13 +3,12 @@ the owner: anyone else gets Http404 (not 403), so ids reveal nothing."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .models import AfterNote, ClientSettings, MomentSchedule, NextStepStatus, Recap
@@ -27,10 +26,7 @@ PATTERNS_THEMES_MAX = 6
 
 
 def recap_for_user(*, recap_id, user) -> Recap:
-    recap = Recap.objects.filter(id=recap_id, user=user).first()
-    if recap is None:
-        raise Http404
-    return recap
+    return get_object_or_404(Recap, id=recap_id, user=user)
 
 
 def recap_list_for_user(*, user):
@@ -41,10 +37,7 @@ def recap_list_for_user(*, user):
 
 
 def moment_schedule_for_user(*, schedule_id: int, user) -> MomentSchedule:
-    schedule = MomentSchedule.objects.filter(id=schedule_id, recap__user=user).first()
-    if schedule is None:
-        raise Http404
-    return schedule
+    return get_object_or_404(MomentSchedule, id=schedule_id, recap__user=user)
 
 
 def normalise_label(label: str) -> str:
@@ -200,10 +193,7 @@ def note_lines(text: str) -> list[str]:
 
 
 def after_note_for_user(*, note_id, user) -> AfterNote:
-    note = AfterNote.objects.filter(id=note_id, user=user).select_related("recap").first()
-    if note is None:
-        raise Http404
-    return note
+    return get_object_or_404(AfterNote.objects.select_related("recap"), id=note_id, user=user)
 
 
 def after_note_list_for_user(*, user) -> list[AfterNote]:
@@ -253,100 +243,9 @@ def _moment_to_bring_back(recent: list[Recap], recurring: set[str]) -> tuple[dic
     return None, None
 
 
-@dataclass
-class PatternCell:
-    x: float
-    r: float
-    share: float
-    label: str
-
-
-@dataclass
-class PatternRow:
-    label: str
-    count: int
-    y: float
-    cells: list[PatternCell]
-
-
-@dataclass
-class Patterns:
-    recaps: list[Recap]
-    rows: list[PatternRow]
-    recurring: list[tuple[str, int]]
-    width: int
-    height: int
-    label_w: int
-    col_w: int
-    row_h: int
-    columns: list[tuple[float, str]]  # (x, short label) per session
-
-
-def patterns_for_user(*, user) -> Patterns:
-    """Themes across the latest sessions (oldest first, as a timeline), with geometry for an inline
-    SVG dot grid computed here so the template stays plain."""
-    recaps = list(Recap.objects.filter(user=user).order_by("-session_date")[:PATTERNS_SESSIONS_MAX])[::-1]
-    per_recap: list[dict[str, float]] = []
-    totals: Counter[str] = Counter()
-    counts: Counter[str] = Counter()
-    shown: dict[str, str] = {}
-    for recap in recaps:
-        shares: dict[str, float] = {}
-        for theme in recap.data.get("themes") or []:
-            key = normalise_label(theme.get("label", ""))
-            if key:
-                shares[key] = max(shares.get(key, 0.0), float(theme.get("share") or 0.0))
-                shown[key] = theme.get("label", "")  # newest wording wins
-        for key, share in shares.items():
-            counts[key] += 1
-            totals[key] += share
-        per_recap.append(shares)
-    top = sorted(counts, key=lambda k: (-counts[k], -totals[k], k))[:PATTERNS_THEMES_MAX]
-    label_w, row_h, head_h = 96, 40, 28
-    # Spread a few sessions over a phone-width card (about 300 px); many scroll sideways at 34 px each.
-    col_w = max(34, (300 - label_w - 8) // max(len(recaps), 1))
-    width = label_w + col_w * max(len(recaps), 1) + 8
-    height = head_h + row_h * max(len(top), 1)
-    max_share = max((s for shares in per_recap for s in shares.values()), default=1.0) or 1.0
-    rows = []
-    for r, key in enumerate(top):
-        cells = []
-        for c, shares in enumerate(per_recap):
-            share = shares.get(key, 0.0)
-            if share > 0:
-                # Area, not radius, follows share, so a twice-as-big theme does not look four times bigger.
-                radius = 3 + 11 * math.sqrt(share / max_share)
-                cells.append(
-                    PatternCell(label_w + col_w * c + col_w / 2, round(radius, 1), share, recaps[c].label)
-                )
-        rows.append(PatternRow(shown[key], counts[key], head_h + row_h * r + row_h / 2, cells))
-    columns = [(label_w + col_w * c + col_w / 2, f"S{recap.number}") for c, recap in enumerate(recaps)]
-    recurring = [(shown[k], n) for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= 2]
-    return Patterns(recaps, rows, recurring, width, height, label_w, col_w, row_h, columns)
-
-
-@dataclass(frozen=True)
-class ThemeRow:
-    label: str
-    relative: int  # 0..100, the bar's length against the session's heaviest theme
-    how_much: str
-
-
-def theme_rows(themes: list[dict]) -> list[ThemeRow]:
-    """Themes as a reader understands them: heaviest first, in words ("most", "often", "at
-    times") rather than a percentage of mentions that nobody can check."""
-    shares = [float(t.get("share") or 0.0) for t in themes]
-    top = max(shares, default=0.0) or 1.0
-    rows = []
-    for i, (theme, share) in enumerate(sorted(zip(themes, shares, strict=True), key=lambda p: -p[1])):
-        relative = share / top
-        how_much = "most" if i == 0 else "often" if relative >= 0.5 else "at times"
-        rows.append(
-            ThemeRow(
-                label=str(theme.get("label") or ""), relative=max(4, round(relative * 100)), how_much=how_much
-            )
-        )
-    return rows
+def patterns_recaps_for_user(*, user) -> list[Recap]:
+    """The latest sessions, oldest first (a timeline), for Patterns (recaps/view_models.py)."""
+    return list(Recap.objects.filter(user=user).order_by("-session_date")[:PATTERNS_SESSIONS_MAX])[::-1]
 
 
 def recap_unattributed(data: dict) -> bool:

@@ -23,6 +23,10 @@ from .models import (
 log = logging.getLogger(__name__)
 
 
+class NextStepMissing(LookupError):
+    """The recap has no next step at that index (a stale page, or a hand-made request)."""
+
+
 def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
     """Build the recap from the session's temporary transcript and save it encrypted; capture deletes
     the transcript and windows in the same transaction (capture.services.session_handoff).
@@ -104,9 +108,7 @@ def moment_mark_seen(*, schedule_id: int, user) -> MomentSchedule:
 def next_step_toggle(*, recap: Recap, index: int) -> bool:
     """Mark a next step done, or open again if it was done. Returns True when it is now done."""
     if not 0 <= index < len(recap.data.get("next_steps") or []):
-        from django.http import Http404
-
-        raise Http404
+        raise NextStepMissing(f"recap has no next step {index}")
     deleted, _ = NextStepStatus.objects.filter(recap=recap, index=index).delete()
     if deleted:
         return False

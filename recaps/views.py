@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,12 +20,12 @@ from .selectors import (
     brief_for_user,
     done_next_steps,
     moment_today_for_user,
-    patterns_for_user,
+    patterns_recaps_for_user,
     recap_for_user,
     recap_list_for_user,
     recap_unattributed,
-    theme_rows,
 )
+from .view_models import patterns_view, theme_rows
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -111,7 +111,10 @@ def note_save(request: HttpRequest, recap_id) -> HttpResponse:
 @require_POST
 def next_step_toggle(request: HttpRequest, recap_id, index: int) -> HttpResponse:
     recap = recap_for_user(recap_id=recap_id, user=request.user)
-    services.next_step_toggle(recap=recap, index=index)
+    try:
+        services.next_step_toggle(recap=recap, index=index)
+    except services.NextStepMissing:
+        raise Http404 from None
     return _back(request, f"{recap.get_absolute_url()}#next-steps")
 
 
@@ -164,7 +167,9 @@ def appointment(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def patterns(request: HttpRequest) -> HttpResponse:
-    return render(request, "recaps/patterns.html", {"p": patterns_for_user(user=request.user)})
+    return render(
+        request, "recaps/patterns.html", {"p": patterns_view(patterns_recaps_for_user(user=request.user))}
+    )
 
 
 # After-session notes ---------------------------------------------------------------------------------
@@ -179,6 +184,23 @@ def after_note_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _after_note_form(request: HttpRequest, *, note, initial: dict) -> HttpResponse:
+    """New and edit share the form, the save and the way back; only what is saved differs."""
+    form = AfterNoteForm(
+        request.POST if request.method == "POST" else None, initial=initial, user=request.user
+    )
+    if request.method == "POST" and form.is_valid():
+        answers = {key: form.cleaned_data[key] for key in ("stood_out", "practise", "bring_back", "recap")}
+        if note is None:
+            services.after_note_create(user=request.user, **answers)
+            messages.success(request, "Your note is saved. Only you can read it.")
+        else:
+            services.after_note_update(note=note, **answers)
+            messages.success(request, "Your note is saved.")
+        return redirect("recaps:after_note_list")
+    return render(request, "recaps/after_note_form.html", {"form": form, "note": note})
+
+
 @login_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -190,21 +212,7 @@ def after_note_new(request: HttpRequest) -> HttpResponse:
     recaps = recap_list_for_user(user=request.user)
     if wanted and (match := next((r for r in recaps if str(r.id) == wanted), None)):
         initial["recap"] = match
-    form = AfterNoteForm(
-        request.POST if request.method == "POST" else None, initial=initial, user=request.user
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        services.after_note_create(
-            user=request.user,
-            stood_out=data["stood_out"],
-            practise=data["practise"],
-            bring_back=data["bring_back"],
-            recap=data["recap"],
-        )
-        messages.success(request, "Your note is saved. Only you can read it.")
-        return redirect("recaps:after_note_list")
-    return render(request, "recaps/after_note_form.html", {"form": form, "note": None})
+    return _after_note_form(request, note=None, initial=initial)
 
 
 @login_required
@@ -213,21 +221,7 @@ def after_note_new(request: HttpRequest) -> HttpResponse:
 def after_note_edit(request: HttpRequest, note_id) -> HttpResponse:
     note = after_note_for_user(note_id=note_id, user=request.user)
     initial = {key: note.answer(key) for key in note.FIELDS} | {"recap": note.recap}
-    form = AfterNoteForm(
-        request.POST if request.method == "POST" else None, initial=initial, user=request.user
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        services.after_note_update(
-            note=note,
-            stood_out=data["stood_out"],
-            practise=data["practise"],
-            bring_back=data["bring_back"],
-            recap=data["recap"],
-        )
-        messages.success(request, "Your note is saved.")
-        return redirect("recaps:after_note_list")
-    return render(request, "recaps/after_note_form.html", {"form": form, "note": note})
+    return _after_note_form(request, note=note, initial=initial)
 
 
 @login_required

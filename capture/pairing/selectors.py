@@ -65,13 +65,19 @@ def pairing_request_for_token(*, token: str) -> PairingRequest:
     """The pending, unexpired request the QR's token belongs to. Every other case (unknown token,
     expired, declined, approved, completed) raises PairingGone: to the person they all read
     "this code has expired", and the reason goes to the log."""
-    pairing = PairingRequest.objects.filter(token_hash=secret_hash(token)).first()
+    return pairing_open(PairingRequest.objects.filter(token_hash=secret_hash(token)).first(), what="token")
+
+
+def pairing_open(pairing: PairingRequest | None, *, what: str) -> PairingRequest:
+    """The one rule for a request that may still be acted on: it exists, is pending and has not
+    expired. Anything else raises PairingGone, whose reason (``what``: token or request) goes to the
+    log; to the person every case reads "this code has expired"."""
     if pairing is None:
-        raise PairingGone("unknown token")
+        raise PairingGone(f"unknown {what}")
     if pairing.status != PairingRequest.Status.PENDING:
-        raise PairingGone(f"token already {pairing.status}", request_id=pairing.id)
+        raise PairingGone(f"{what} already {pairing.status}", request_id=pairing.id)
     if pairing.expires_at <= timezone.now():
-        raise PairingGone("token expired", request_id=pairing.id)
+        raise PairingGone(f"{what} expired", request_id=pairing.id)
     return pairing
 
 
@@ -103,8 +109,10 @@ def pairing_state_for_browser(*, request_id, binding_secret: str | None) -> Brow
         return None
     now = timezone.now()
     Status = PairingRequest.Status
-    if pairing.status == Status.PENDING and pairing.expires_at > now:
-        return BrowserPairingState("pending", pairing.id)
+    try:
+        return BrowserPairingState(pairing_open(pairing, what="request").status, pairing.id)
+    except PairingGone:
+        pass
     if (
         pairing.status == Status.APPROVED
         and pairing.decided_at is not None

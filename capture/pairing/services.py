@@ -24,7 +24,7 @@ from capture.models import LinkedDevice, PairingRequest
 from capture.services import device_group, group_send
 
 from .exceptions import DeviceNotFound, PairingGone, WrongNumber
-from .selectors import COMPLETE_WINDOW_S, device_description, secret_hash, secret_matches
+from .selectors import COMPLETE_WINDOW_S, device_description, pairing_open, secret_hash, secret_matches
 
 log = logging.getLogger("capture.pairing")
 Status = PairingRequest.Status
@@ -91,14 +91,9 @@ def pairing_scanned(*, pairing: PairingRequest) -> None:
 
 
 def _locked_pending(pairing_id) -> PairingRequest:
-    pairing = PairingRequest.objects.select_for_update().filter(id=pairing_id).first()
-    if pairing is None:
-        raise PairingGone("unknown request")
-    if pairing.status != Status.PENDING:
-        raise PairingGone(f"request already {pairing.status}", request_id=pairing.id)
-    if pairing.expires_at <= timezone.now():
-        raise PairingGone("request expired", request_id=pairing.id)
-    return pairing
+    return pairing_open(
+        PairingRequest.objects.select_for_update().filter(id=pairing_id).first(), what="request"
+    )
 
 
 def pairing_approve(*, pairing_id, user, choice: int) -> PairingRequest:

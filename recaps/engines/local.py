@@ -221,13 +221,7 @@ _RETURN_TO = re.compile(
     r"follow up|check in|touch base|figure out|cover|see how|revisit|explore|continue|bring back|bring up|raise)\b",
     re.IGNORECASE,
 )
-# The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
-# summary as if they were a finding.
-_HOMEWORK_VERBS = (
-    r"try|write|put|keep|set|take|use|make|call|book|pick|practi[cs]e|start|plan|aim|give|leave|switch|swap|"
-    r"limit|avoid|schedule|bring|stop|cut|ask|tell|buy|read|walk|join|turn|spend|eat|drink|text|check|find|"
-    r"record|track|note|list|add|remove|throw|replace|reward|go|do|get|sit down|look into|reach out|talk to"
-)
+# The verbs of homework: an instruction with one of these is for later, not for now (_instruction).
 _HOMEWORK_VERBS = (
     r"try|write|put|keep|set|take|use|make|call|book|pick|practi[cs]e|start|plan|aim|give|leave|switch|swap|"
     r"limit|avoid|schedule|bring|stop|cut|ask|tell|buy|read|walk|join|turn|spend|eat|drink|text|check|find|"
@@ -238,6 +232,8 @@ _IN_THE_ROOM = re.compile(
     r"tell me|say more|go on|keep going|hold on|wait|look at|listen|think back|remember|let me)\b",
     re.IGNORECASE,
 )
+# The person's harsh words about themself ("I'm so stupid") are not repeated back to them in the
+# summary as if they were a finding.
 _SELF_CRITICAL = re.compile(
     r"\b(?:stupid|idiot|useless|worthless|failure|pathetic|hopeless|burden|disgusting|ugly|loser)\b", re.I
 )

@@ -13,13 +13,14 @@ from functools import lru_cache
 import numpy as np
 from django.conf import settings
 
+from .whisper_phrases import is_hallucination_line
+
 log = logging.getLogger(__name__)
 
-# Whisper's well-known inventions on silence and noise (it was trained on subtitled video).
-HALLUCINATIONS = re.compile(
-    r"^\W*(thanks? (you )?(so much )?for watching|thank you\.?|please subscribe|subscribe to|"
-    r"subtitles by|transcribed by|you|bye\.?|\[?(music|blank_audio|silence|applause|laughter)\]?)\W*$",
-    re.IGNORECASE,
+# Beyond the phrases both layers drop (capture/whisper_phrases.py): a window segment that is nothing
+# but a thank-you, a goodbye or a sound tag is the model hearing silence; inside a sentence these stay.
+SILENCE_WORDS = re.compile(
+    r"^\W*(thank you\.?|bye\.?|\[?(music|blank_audio|silence|applause|laughter)\]?)\W*$", re.IGNORECASE
 )
 
 
@@ -83,7 +84,7 @@ def _repeats_itself(text: str) -> bool:
 def is_hallucination(
     *, text: str, no_speech_prob: float, avg_logprob: float, compression_ratio: float
 ) -> bool:
-    if not text.strip() or HALLUCINATIONS.match(text.strip()):
+    if not text.strip() or is_hallucination_line(text) or SILENCE_WORDS.match(text.strip()):
         return True
     if no_speech_prob > 0.6 and avg_logprob < -0.8:
         return True

@@ -12,6 +12,8 @@ import re
 
 from segtok.segmenter import split_multi
 
+from capture.whisper_phrases import is_hallucination_line
+
 # --- sound tags and hallucinations ------------------------------------------------------------------
 
 _TAG_WORDS = (
@@ -23,22 +25,6 @@ _TAG_WORDS = (
 # only known sound words are removed from them.
 _TAG_RE = re.compile(
     rf"\[[^\]]{{0,60}}\]|\*[^*]{{1,40}}\*|\((?:{_TAG_WORDS})\)|♪[^♪]{{0,200}}♪|[♪♫]+|<\|[^|]{{0,30}}\|>|^>>\s*",
-    re.IGNORECASE,
-)
-
-# Whisper emits these on silence or music (it learned them from subtitled video). They are matched as
-# whole sentences only, so a client who says "thank you" to their therapist is never dropped.
-_HALLUCINATION_RE = re.compile(
-    r"^(?:"
-    r"(?:thanks?|thank you)(?: (?:so|very) much)? for watching(?: (?:this|the) video)?"
-    r"|(?:please |don't forget to )?(?:like and )?subscribe(?: to (?:my|our|the) channel)?"
-    r"|please (?:like|share),? (?:comment )?and subscribe"
-    r"|(?:subtitles?|captions?|transcription|transcript)(?: \w+){0,2} by\b.*"
-    r"|.*\bamara\.org\b.*"
-    r"|(?:i'll )?see you (?:in|on) the next (?:video|one|episode)"
-    r"|(?:we'll be )?right back after (?:this|the break)"
-    r"|you"
-    r")$",
     re.IGNORECASE,
 )
 
@@ -86,7 +72,7 @@ def clean_sentence(sentence: str) -> str:
     broken = bool(re.search(r"\w\s*(?:-|--|—|–)\s*$", sentence.strip()))
     s = _TAG_RE.sub(" ", sentence)
     s = _tidy(s)
-    if not s or _HALLUCINATION_RE.match(s.strip(" .!?…").strip()):
+    if not s or is_hallucination_line(s):
         return ""
     s = _TRAILING_YOU_KNOW_RE.sub(lambda m: "." if "?" in m.group(1) else m.group(1), s)
     s = _ASIDE_RE.sub(" ", s)
@@ -167,7 +153,7 @@ def speech_words(text: str) -> int:
     count = 0
     for sentence in _ROUGH_SENTENCE_RE.findall(_TAG_RE.sub(" ", str(text or ""))):
         core = sentence.strip().strip(" .!?…").strip()
-        if not core or _HALLUCINATION_RE.match(core):
+        if not core or is_hallucination_line(core):
             continue
         count += sum(1 for w in core.split() if not _FILLER_WORD_RE.match(w.strip(",.;:!?…")))
     return count

@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -61,10 +60,9 @@ def percentile(values, q: float) -> float:
 
 
 def _espeak(text: str, voice: str, out: Path) -> np.ndarray:
-    from faster_whisper import decode_audio
+    from tests.audio import espeak
 
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "155", "-w", str(out), text], check=True, timeout=60)
-    return decode_audio(str(out), sampling_rate=SAMPLE_RATE)
+    return espeak(text, voice=voice, speed=155, work=out.parent)
 
 
 def utterances() -> dict[int, list[np.ndarray]]:

@@ -3,6 +3,7 @@ shared files. ../shared/audio is used where present (tests skip it when absent).
 
 import shutil
 import subprocess
+import uuid
 import wave
 from pathlib import Path
 
@@ -19,18 +20,27 @@ def need_espeak():
         pytest.skip("espeak-ng is not installed (make test installs it)")
 
 
+def espeak(text: str, *, voice: str = "en-us", speed: int = 150, work: Path) -> np.ndarray:
+    """float32 16 kHz mono of `text` spoken by espeak-ng, decoded and resampled by PyAV as the worker
+    decodes files. The one speech maker of the tests and the benchmarks (bench/ imports it)."""
+    need_espeak()
+    from faster_whisper import decode_audio
+
+    wav = work / f"espeak-{uuid.uuid4().hex}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True, timeout=60)
+    try:
+        return decode_audio(str(wav), sampling_rate=16000)
+    finally:
+        wav.unlink(missing_ok=True)
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+
+
 def espeak_pcm(text: str, *, voice: str = "en-us", speed: int = 150, tmp_dir: Path) -> bytes:
     """16 kHz mono PCM16LE of `text` spoken by espeak-ng."""
-    need_espeak()
-    raw = tmp_dir / "espeak.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
-    with wave.open(str(raw)) as w:
-        rate = w.getframerate()
-        audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
-    raw.unlink()
-    n_out = int(len(audio) * 16000 / rate)
-    resampled = np.interp(np.linspace(0, len(audio) - 1, n_out), np.arange(len(audio)), audio)
-    return resampled.astype("<i2").tobytes()
+    return to_int16(espeak(text, voice=voice, speed=speed, work=tmp_dir)).tobytes()
 
 
 def silence(seconds: float) -> bytes:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
-import wave
 
 import numpy as np
 import pytest
 
 from capture.vad import FRAME_SAMPLES, SAMPLE_RATE, ChannelWindower, ClosedWindow
+from tests.audio import espeak, to_int16
 
 FRAME_BYTES = FRAME_SAMPLES * 2
 
@@ -31,22 +30,8 @@ SENTENCES = (
 )
 
 
-def _read_wav(path) -> tuple[np.ndarray, int]:
-    with wave.open(str(path)) as wav:
-        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), wav.getframerate()
-
-
 def _espeak(directory, index: int, text: str) -> np.ndarray:
-    raw = directory / f"s{index}.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
-    if shutil.which("sox"):
-        out = directory / f"s{index}_16k.wav"
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True)
-        samples, _ = _read_wav(out)
-        return samples
-    samples, rate = _read_wav(raw)
-    t = np.arange(int(len(samples) * SAMPLE_RATE / rate)) / SAMPLE_RATE
-    return np.interp(t, np.arange(len(samples)) / rate, samples).astype("<i2")
+    return to_int16(espeak(text, work=directory))
 
 
 def _trim(samples: np.ndarray) -> np.ndarray:

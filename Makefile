@@ -1,5 +1,6 @@
 # Two commands: `make run` serves the app, `make test` runs the checks. Both set up a fresh Debian
-# machine with Python 3.11 (venv, pip requirements, redis-server and, for tests, chromium + espeak-ng).
+# machine with Python 3.11 (venv, pip requirements, redis-server and, for tests, chromium, espeak-ng and
+# Node for the JavaScript tests).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -8,7 +9,7 @@ PORT ?= 8000
 REDIS_PORT ?= 6390
 export DJANGO_SETTINGS_MODULE ?= undertone_web.settings.base
 
-.PHONY: run test venv deps system-run system-test secrets migrate lint format migrations-check redis-test bench clean
+.PHONY: run test js-test venv deps system-run system-test secrets migrate lint format migrations-check redis-test bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; $${PYTHON:-$(PYTHON)} -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
@@ -25,7 +26,7 @@ system-run:
 	@bash scripts/apt-ensure.sh redis-server:redis-server
 
 system-test:
-	@bash scripts/apt-ensure.sh redis-server:redis-server chromium:chromium espeak-ng:espeak-ng sox:sox fonts-dejavu-core:/usr/share/fonts/truetype/dejavu
+	@bash scripts/apt-ensure.sh redis-server:redis-server chromium:chromium espeak-ng:espeak-ng sox:sox fonts-dejavu-core:/usr/share/fonts/truetype/dejavu nodejs:node
 
 secrets:
 	@bash scripts/make-secrets.sh
@@ -59,7 +60,11 @@ migrations-check: venv
 
 # The tests start their own Redis (persistence off) on a free port unless REDIS_URL is given.
 test: system-test venv lint migrations-check
+	bash scripts/run-js-tests.sh
 	bash scripts/run-tests.sh
+
+js-test: system-test
+	bash scripts/run-js-tests.sh
 
 bench: venv
 	@echo "see bench/README.md"

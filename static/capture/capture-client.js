@@ -1,11 +1,13 @@
-// Capture client: microphone (+ optional call audio) -> AudioWorklet -> the
-// capture WebSocket (docs/protocol.md). No UI here; capture-page.js listens to
-// the events this emits.
+// Capture client: the capture WebSocket protocol (docs/protocol.md). Audio
+// comes from capture-audio.js as finished frames; no UI here either:
+// capture-page.js listens to the events this emits.
 //
 // The one promise this file keeps: no audio is lost. Every frame stays in
 // memory until the server reports it *committed* (transcribed and stored),
 // not merely received: a received frame still lives only in server memory or
 // in Redis without persistence, and a restart there would lose it.
+
+import { CaptureError, openAudio } from "./capture-audio.js";
 
 const FRAME_SECONDS = 0.2;
 const FRAME_BYTES = 6400; // 3200 samples of PCM16
@@ -54,157 +56,6 @@ export function packFrame(ch, seq, payload) {
 }
 
 /**
- * Can this browser give us another tab's audio? Asked without any prompt.
- * Returns { ok: true } or { ok: false, reason } in words for the page.
- */
-export function tabAudioSupport(nav = globalThis.navigator) {
-  const md = nav && nav.mediaDevices;
-  const mobile = nav && (nav.userAgentData ? nav.userAgentData.mobile : /Android|iPhone|iPad|Mobile/i.test(nav.userAgent || ""));
-  if (mobile) {
-    return { ok: false, reason: "Phones and tablets can't share a call's sound with a web page. Recording with the microphone works well here." };
-  }
-  // Only Chromium browsers (Chrome, Edge) hand a tab's sound to getDisplayMedia.
-  // They are also the only ones that know this constraint, so it doubles as a
-  // test that needs no permission prompt.
-  const constraints = md && md.getSupportedConstraints ? md.getSupportedConstraints() : {};
-  if (!md || !md.getDisplayMedia || !constraints.suppressLocalAudioPlayback) {
-    return { ok: false, reason: "This browser can share a tab's picture but not its sound. To record the call's audio, open this page in Chrome or Edge on a computer." };
-  }
-  return { ok: true };
-}
-
-/** Can this browser record at all (secure page, microphone API, AudioWorklet)? */
-export function captureSupported() {
-  return Boolean(globalThis.isSecureContext && navigator.mediaDevices && navigator.mediaDevices.getUserMedia && globalThis.AudioWorkletNode);
-}
-
-export class CaptureError extends Error {}
-
-const MIC_CONSTRAINTS = {
-  audio: {
-    channelCount: 1,
-    // Browser speech processing helps a laptop or phone microphone (a call
-    // playing through speakers, a quiet voice across the room).
-    echoCancellation: true,
-    noiseSuppression: true,
-    autoGainControl: true,
-  },
-};
-
-const DISPLAY_CONSTRAINTS = {
-  // Chrome requires video to share a tab; we stop the video track at once.
-  video: { displaySurface: "browser" },
-  audio: {
-    // The call's audio is already clean: microphone processing would only damage it.
-    echoCancellation: false,
-    noiseSuppression: false,
-    autoGainControl: false,
-    // The person must still hear their therapist.
-    suppressLocalAudioPlayback: false,
-  },
-  preferCurrentTab: false,
-  selfBrowserSurface: "exclude",
-  surfaceSwitching: "include",
-  systemAudio: "include",
-};
-
-function micError(err) {
-  if (err && err.name === "NotAllowedError") return "Microphone access was turned down. Allow the microphone for this site in your browser's settings, then try again.";
-  if (err && err.name === "NotFoundError") return "We couldn't find a microphone. Connect one, then try again.";
-  if (err && err.name === "NotReadableError") return "Another app is using the microphone. Close it, then try again.";
-  return "We couldn't open the microphone. Please try again.";
-}
-
-/**
- * Builds the audio graph. Must be called straight from the click handler:
- * the AudioContext and the tab picker are only allowed during a user gesture,
- * so both are started before the first await.
- */
-async function openAudio(wantTab, onMessage, onNotice) {
-  // Native rate, never new AudioContext({sampleRate: 16000}): Firefox refuses
-  // to connect a microphone running at another rate, and the browser's own
-  // resampling gives no control over aliasing. pcm-worklet.js resamples.
-  const ctx = new AudioContext({ latencyHint: "playback" });
-  const resumed = ctx.resume();
-  // The picker first, while the click still counts as a gesture; the
-  // microphone prompt does not need one.
-  const displayPromise = wantTab ? navigator.mediaDevices.getDisplayMedia(DISPLAY_CONSTRAINTS).catch((e) => e) : null;
-
-  const streams = [];
-  let notice = "";
-  let callAudio = null;
-  const stopAll = () => streams.forEach((s) => s.getTracks().forEach((t) => t.stop()));
-  try {
-    if (wantTab) {
-      const display = await displayPromise;
-      if (display instanceof Error) {
-        notice = "No tab was shared, so we are recording your microphone only.";
-      } else {
-        streams.push(display);
-        display.getVideoTracks().forEach((t) => t.stop()); // we only want the sound
-        const tracks = display.getAudioTracks();
-        if (tracks.length) {
-          callAudio = new MediaStream(tracks);
-          tracks[0].addEventListener("ended", () =>
-            onNotice("The call's audio is no longer shared. Your microphone is still recording."));
-        } else {
-          notice = "The shared tab came without its sound (the “Share tab audio” switch was off), so we are recording your microphone only. To include the call, stop and start again.";
-        }
-      }
-    }
-    let mic;
-    try {
-      mic = await navigator.mediaDevices.getUserMedia(MIC_CONSTRAINTS);
-    } catch (err) {
-      throw new CaptureError(micError(err));
-    }
-    streams.push(mic);
-
-    await ctx.audioWorklet.addModule(new URL("./pcm-worklet.js", import.meta.url));
-    const channels = callAudio ? [0, 1] : [0];
-    // No outputs: nothing is played back; a node without outputs is still
-    // pulled by the graph, so it runs without touching the speakers.
-    const node = new AudioWorkletNode(ctx, "pcm-capture", {
-      numberOfInputs: channels.length,
-      numberOfOutputs: 0,
-      processorOptions: { channels },
-    });
-    node.port.onmessage = (e) => onMessage(e.data);
-    ctx.createMediaStreamSource(mic).connect(node, 0, 0);
-    if (callAudio) ctx.createMediaStreamSource(callAudio).connect(node, 0, 1);
-    await resumed;
-
-    let flushed = null;
-    return {
-      channels,
-      notice,
-      post: (msg) => node.port.postMessage(msg),
-      // Resolves once the worklet has posted its last (zero-padded) frame.
-      // The timeout covers a context the system suspended, which would never
-      // answer; at most one partial frame (< 200 ms) is lost then.
-      flush() {
-        flushed = flushed || new Promise((resolve) => {
-          const done = () => resolve();
-          node.port.addEventListener("message", (e) => e.data.type === "flushed" && done());
-          setTimeout(done, 2000);
-          node.port.postMessage({ type: "flush" });
-        });
-        return flushed;
-      },
-      close() {
-        stopAll();
-        node.port.onmessage = null;
-        ctx.close().catch(() => {});
-      },
-    };
-  } catch (err) {
-    stopAll();
-    ctx.close().catch(() => {});
-    throw err instanceof CaptureError ? err : new CaptureError("We couldn't start recording in this browser. Please reload the page and try again.");
-  }
-}
-
-/**
  * Events (detail in braces):
  *   state {connection}   connecting | connected | reconnecting | catching-up | closed
  *   level {ch, rms, peak}   ~10 per second per channel
@@ -215,6 +66,7 @@ async function openAudio(wantTab, onMessage, onNotice) {
  *   progress {windowsLeft}   after stop
  *   done {recapUrl}
  *   fatal {code, message}
+ *   status {status}   the server's session status ("ending" = stopped elsewhere)
  *   notice {message}   something changed that the person should know
  */
 export class CaptureClient extends EventTarget {
@@ -269,7 +121,11 @@ export class CaptureClient extends EventTarget {
   /** Opens the sources and the socket. Call directly from a click handler. */
   async start({ source = "mic" } = {}) {
     if (this.audio || this.ws || this.finished) throw new CaptureError("Recording has already started.");
-    this.audio = await openAudio(source === "tab", (msg) => this.onAudio(msg), (message) => this.emit("notice", { message }));
+    this.audio = await openAudio(source === "tab", {
+      onFrame: (ch, buf) => this.acceptFrame(ch, buf),
+      onLevel: (detail) => this.emit("level", detail),
+      onNotice: (message) => this.emit("notice", { message }),
+    });
     this.channels = this.audio.channels;
     this.connect();
     return { source: this.channels.length === 2 ? "tab" : "mic", notice: this.audio.notice };
@@ -313,12 +169,7 @@ export class CaptureClient extends EventTarget {
     this.pump(); // sends what is left, then "stop"
   }
 
-  // ---- audio from the worklet ----
-
-  onAudio(msg) {
-    if (msg.type === "frame") this.acceptFrame(msg.ch, msg.buf);
-    else if (msg.type === "level") this.emit("level", { ch: msg.ch, rms: msg.rms, peak: msg.peak });
-  }
+  // ---- frames from capture-audio.js ----
 
   acceptFrame(ch, buf) {
     if (this.finished) return;

@@ -1,7 +1,8 @@
 // Wires CaptureClient (capture-client.js) to the capture page
 // (templates/capture/record_body.html). No transcript text ever reaches this
 // page: the server only sends levels, speech on/off, counts and the recap link.
-import { CaptureClient, captureSupported, tabAudioSupport } from "./capture-client.js";
+import { captureSupported, tabAudioSupport } from "./capture-audio.js";
+import { CaptureClient } from "./capture-client.js";
 
 const root = document.getElementById("capture");
 const $ = (id) => document.getElementById(id);

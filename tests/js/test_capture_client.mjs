@@ -1,36 +1,49 @@
 // Protocol checks for static/capture/capture-client.js against a fake socket.
-// Run: node tests/js/test_capture_client.mjs   (exits non-zero on failure)
+// Real timers on purpose: pacing reads Date.now(), which node's mock timers
+// (node 20) do not move.
+// Run: node --test tests/js/   (or bash scripts/run-js-tests.sh)
+import { test } from "node:test";
+import assert from "node:assert/strict";
 import { CaptureClient, packFrame } from "../../static/capture/capture-client.js";
 
-let failures = 0;
-function check(ok, message) {
-  console.log(`${ok ? "ok  " : "FAIL"}  ${message}`);
-  if (!ok) failures++;
-}
+// Browsers always have CustomEvent; node 18 (Debian 12's nodejs package)
+// keeps it behind a flag, and the client emits its events with it.
+globalThis.CustomEvent ??= class CustomEvent extends Event {
+  constructor(type, options = {}) {
+    super(type, options);
+    this.detail = options.detail ?? null;
+  }
+};
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const sockets = [];
-class FakeSocket {
-  constructor(url) {
-    this.url = url;
-    this.readyState = 0;
-    this.bufferedAmount = 0;
-    this.sent = [];
-    sockets.push(this);
-    setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 0);
-  }
-  send(data) { this.sent.push(data); }
-  close(code = 1000) { if (this.readyState === 3) return; this.readyState = 3; setTimeout(() => this.onclose?.({ code }), 0); }
-  // test helpers
-  serverSays(msg) { this.onmessage?.({ data: JSON.stringify(msg) }); }
-  serverCloses(code) { this.readyState = 3; this.onclose?.({ code }); }
-  json() { return this.sent.filter((d) => typeof d === "string").map((d) => JSON.parse(d)); }
-  frames() {
-    return this.sent.filter((d) => typeof d !== "string").map((d) => {
-      const v = new DataView(d);
-      return { version: v.getUint8(0), ch: v.getUint8(1), flags: v.getUint16(2, true), seq: v.getUint32(4, true), bytes: d.byteLength, first: v.getInt16(8, true) };
-    });
-  }
+function fakeSocketClass(sockets) {
+  return class FakeSocket {
+    constructor(url) {
+      this.url = url;
+      this.readyState = 0;
+      this.bufferedAmount = 0;
+      this.sent = [];
+      sockets.push(this);
+      setTimeout(() => { this.readyState = 1; this.onopen?.(); }, 0);
+    }
+    send(data) { this.sent.push(data); }
+    close(code = 1000) { if (this.readyState === 3) return; this.readyState = 3; setTimeout(() => this.onclose?.({ code }), 0); }
+    // test helpers
+    serverSays(msg) { this.onmessage?.({ data: JSON.stringify(msg) }); }
+    serverCloses(code) { this.readyState = 3; this.onclose?.({ code }); }
+    json() { return this.sent.filter((d) => typeof d === "string").map((d) => JSON.parse(d)); }
+    frames() {
+      return this.sent.filter((d) => typeof d !== "string").map((d) => {
+        const v = new DataView(d);
+        return { version: v.getUint8(0), ch: v.getUint8(1), flags: v.getUint16(2, true), seq: v.getUint32(4, true), bytes: d.byteLength, first: v.getInt16(8, true) };
+      });
+    }
+    // Everything sent, in order: "hello", "stop", ... for text, "f<ch>:<seq>" for frames.
+    log() {
+      return this.sent.map((d) => (typeof d === "string" ? JSON.parse(d).type : `f${new DataView(d).getUint8(1)}:${new DataView(d).getUint32(4, true)}`));
+    }
+  };
 }
 
 function frame(marker) {
@@ -39,137 +52,195 @@ function frame(marker) {
   return buf;
 }
 
-function newClient(channels = [0, 1]) {
-  const c = new CaptureClient({ wsUrl: "ws://test/ws/capture/x/", WebSocketImpl: FakeSocket });
+// A client on fake sockets; shut down after the test so no timer outlives it.
+function newClient(t, channels = [0, 1]) {
+  const sockets = [];
+  const c = new CaptureClient({ wsUrl: "ws://test/ws/capture/x/", WebSocketImpl: fakeSocketClass(sockets) });
   c.channels = channels;
   const events = [];
   for (const type of ["state", "backlog", "progress", "done", "fatal", "commit", "speech"]) {
     c.addEventListener(type, (e) => events.push({ type, ...e.detail }));
   }
-  return { c, events };
+  t.after(() => c.shutdown());
+  return { c, events, sockets };
 }
 
-{
+test("frame header is <BBHI: version 1, channel, flags 0, seq little-endian", () => {
   const h = new Uint8Array(packFrame(1, 0x01020304, new ArrayBuffer(6400)));
-  check(h.length === 6408 && [...h.slice(0, 8)].join() === [1, 1, 0, 0, 4, 3, 2, 1].join(), "header is <BBHI: version 1, channel, flags 0, seq little-endian");
-}
+  assert.equal(h.length, 6408);
+  assert.deepEqual([...h.slice(0, 8)], [1, 1, 0, 0, 4, 3, 2, 1]);
+});
 
-{
-  sockets.length = 0;
-  const { c, events } = newClient();
+test("a two-channel session: send, commit, drop and resend, pause, stop, done", async (t) => {
+  const { c, events, sockets } = newClient(t);
   c.connect();
   for (let i = 0; i < 3; i++) { c.acceptFrame(0, frame(i)); c.acceptFrame(1, frame(100 + i)); }
   await sleep(5);
   const ws = sockets[0];
-  check(JSON.stringify(ws.json()[0]) === JSON.stringify({ type: "hello", proto: 1, channels: [0, 1] }), "hello first, with channels");
-  check(ws.frames().length === 0, "nothing sent before welcome");
-  ws.serverSays({ type: "welcome", status: "recording", commit: { 0: -1, 1: -1 }, next: { 0: 0, 1: 0 } });
-  const f = ws.frames();
-  check(f.length === 4 && f.every((x) => x.bytes === 6408 && x.version === 1 && x.flags === 0), `burst of 2 per channel after welcome (sent ${f.length})`);
-  check(f.map((x) => `${x.ch}:${x.seq}`).join() === "0:0,1:0,0:1,1:1", `channels interleaved in seq order (${f.map((x) => `${x.ch}:${x.seq}`).join()})`);
-  await sleep(250);
-  check(ws.frames().length === 6, "paced remainder goes out shortly after");
-  check(events.some((e) => e.type === "state" && e.connection === "connected"), "state connected after welcome");
 
-  ws.serverSays({ type: "commit", commit: { 0: 1, 1: 0 } });
-  check(c.frames[0].size === 1 && c.frames[1].size === 2, `commit frees frames (kept ch0=${c.frames[0].size}, ch1=${c.frames[1].size})`);
-  check(c.stats.committed[0] === 1 && c.stats.committed[1] === 0, "stats.committed follows commit");
+  await t.test("hello first, with channels; nothing sent before welcome", () => {
+    assert.deepEqual(ws.json()[0], { type: "hello", proto: 1, channels: [0, 1] });
+    assert.equal(ws.frames().length, 0);
+  });
+
+  ws.serverSays({ type: "welcome", status: "recording", commit: { 0: -1, 1: -1 }, next: { 0: 0, 1: 0 } });
+
+  await t.test("burst of 2 per channel after welcome, interleaved in seq order", () => {
+    const f = ws.frames();
+    assert.deepEqual(f.map((x) => `${x.ch}:${x.seq}`), ["0:0", "1:0", "0:1", "1:1"]);
+    for (const x of f) assert.deepEqual([x.bytes, x.version, x.flags], [6408, 1, 0]);
+  });
+
+  await t.test("the paced remainder goes out shortly after; state connected", async () => {
+    await sleep(250);
+    assert.equal(ws.frames().length, 6);
+    assert.ok(events.some((e) => e.type === "state" && e.connection === "connected"));
+  });
+
+  await t.test("commit frees kept frames and updates stats", () => {
+    ws.serverSays({ type: "commit", commit: { 0: 1, 1: 0 } });
+    assert.deepEqual([c.frames[0].size, c.frames[1].size], [1, 2]);
+    assert.deepEqual([c.stats.committed[0], c.stats.committed[1]], [1, 0]);
+  });
 
   // Drop: the server lost frame 2 of ch0 (Redis restart) and wants it again.
-  ws.serverCloses(1011);
-  check(c.connection === "reconnecting", "reconnecting after 1011");
-  c.acceptFrame(0, frame(3)); c.acceptFrame(1, frame(103));
-  await sleep(600);
-  const ws2 = sockets[1];
-  check(Boolean(ws2) && ws2.json()[0].type === "hello", "reconnected within backoff (<= 0.5 s) and said hello");
-  ws2.serverSays({ type: "welcome", status: "recording", commit: { 0: 1, 1: 0 }, next: { 0: 2, 1: 3 } });
-  await sleep(250);
-  const f2 = ws2.frames().map((x) => `${x.ch}:${x.seq}:${x.first}`);
-  check(f2.join() === "0:2:2,0:3:3,1:3:103", `resend from next, lowest seq first (${f2.join()})`);
+  let ws2;
+  await t.test("reconnects within the first backoff (<= 0.5 s) after 1011 and says hello", async () => {
+    ws.serverCloses(1011);
+    assert.equal(c.connection, "reconnecting");
+    c.acceptFrame(0, frame(3)); c.acceptFrame(1, frame(103));
+    await sleep(600);
+    ws2 = sockets[1];
+    assert.ok(ws2, "a second socket was opened");
+    assert.equal(ws2.json()[0].type, "hello");
+  });
 
-  ws2.serverSays({ type: "error", code: "seq_gap", ch: 0, expected: 2, detail: "" });
-  await sleep(250);
-  const f3 = ws2.frames().slice(3).map((x) => `${x.ch}:${x.seq}`);
-  check(f3.join() === "0:2,0:3", `seq_gap resends from expected (${f3.join()})`);
+  await t.test("resends from the server's next, lowest seq first", async () => {
+    ws2.serverSays({ type: "welcome", status: "recording", commit: { 0: 1, 1: 0 }, next: { 0: 2, 1: 3 } });
+    await sleep(250);
+    assert.deepEqual(ws2.frames().map((x) => `${x.ch}:${x.seq}:${x.first}`), ["0:2:2", "0:3:3", "1:3:103"]);
+  });
 
-  c.pause();
-  c.acceptFrame(0, frame(4)); // in flight from the worklet when pause was pressed
-  await sleep(250);
-  check(ws2.json().at(-1).type === "pause" && ws2.frames().length === 5, "pause sent; no frames while paused");
-  c.resume();
-  await sleep(5);
-  check(ws2.json().at(-1).type === "resume" && ws2.frames().at(-1).seq === 4, "resume sends the frame held back during pause");
+  await t.test("seq_gap resends from expected", async () => {
+    ws2.serverSays({ type: "error", code: "seq_gap", ch: 0, expected: 2, detail: "" });
+    await sleep(250);
+    assert.deepEqual(ws2.frames().slice(3).map((x) => `${x.ch}:${x.seq}`), ["0:2", "0:3"]);
+  });
 
-  // Stop: remaining frames, then stop; a drop while ending resends and stops again.
-  c.acceptFrame(0, frame(5)); c.acceptFrame(1, frame(104)); // ch0 seq 5, ch1 seq 4
-  await c.stop();
-  await sleep(250);
-  const msgs = ws2.sent.map((d) => (typeof d === "string" ? JSON.parse(d).type : `f${new DataView(d).getUint8(1)}:${new DataView(d).getUint32(4, true)}`));
-  check(msgs.at(-1) === "stop" && msgs.indexOf("stop") > msgs.lastIndexOf("f0:5") && msgs.indexOf("stop") > msgs.lastIndexOf("f1:4"), `stop after the last frames (${msgs.slice(-4).join(" ")})`);
-  ws2.serverCloses(1006);
-  await sleep(1100);
-  const ws3 = sockets[2];
-  ws3.serverSays({ type: "welcome", status: "ending", commit: { 0: 3, 1: 3 }, next: { 0: 5, 1: 4 } });
-  await sleep(250);
-  const m3 = ws3.sent.map((d) => (typeof d === "string" ? JSON.parse(d).type : `f${new DataView(d).getUint8(1)}:${new DataView(d).getUint32(4, true)}`));
-  check(m3.join() === "hello,f1:4,f0:5,stop", `after a drop while ending: resend then stop again (${m3.join()})`);
-  ws3.serverSays({ type: "progress", windows_left: 2 });
-  ws3.serverSays({ type: "done", recap_url: "/recaps/abc/" });
-  check(events.some((e) => e.type === "progress" && e.windowsLeft === 2), "progress event");
-  check(events.some((e) => e.type === "done" && e.recapUrl === "/recaps/abc/") && c.connection === "closed", "done event, connection closed");
-  await sleep(1100);
-  check(sockets.length === 3, "no reconnect after done");
-}
+  await t.test("pause is sent; no frames while paused", async () => {
+    c.pause();
+    c.acceptFrame(0, frame(4)); // in flight from the worklet when pause was pressed
+    await sleep(250);
+    assert.equal(ws2.json().at(-1).type, "pause");
+    assert.equal(ws2.frames().length, 5);
+  });
 
-{
-  // A reloaded page continues the server's numbering instead of restarting at 0.
-  sockets.length = 0;
-  const { c } = newClient([0]);
+  await t.test("resume sends the frame held back during pause", async () => {
+    c.resume();
+    await sleep(5);
+    assert.equal(ws2.json().at(-1).type, "resume");
+    assert.equal(ws2.frames().at(-1).seq, 4);
+  });
+
+  await t.test("stop goes out after the last frames", async () => {
+    c.acceptFrame(0, frame(5)); c.acceptFrame(1, frame(104)); // ch0 seq 5, ch1 seq 4
+    await c.stop();
+    await sleep(250);
+    const log = ws2.log();
+    assert.equal(log.at(-1), "stop");
+    assert.ok(log.indexOf("stop") > log.lastIndexOf("f0:5"), log.slice(-4).join(" "));
+    assert.ok(log.indexOf("stop") > log.lastIndexOf("f1:4"), log.slice(-4).join(" "));
+  });
+
+  let ws3;
+  await t.test("after a drop while ending: resend, then stop again", async () => {
+    ws2.serverCloses(1006);
+    await sleep(1100);
+    ws3 = sockets[2];
+    assert.ok(ws3, "a third socket was opened");
+    ws3.serverSays({ type: "welcome", status: "ending", commit: { 0: 3, 1: 3 }, next: { 0: 5, 1: 4 } });
+    await sleep(250);
+    assert.deepEqual(ws3.log(), ["hello", "f1:4", "f0:5", "stop"]);
+  });
+
+  await t.test("progress and done events; the connection closes and stays closed", async () => {
+    ws3.serverSays({ type: "progress", windows_left: 2 });
+    ws3.serverSays({ type: "done", recap_url: "/recaps/abc/" });
+    assert.ok(events.some((e) => e.type === "progress" && e.windowsLeft === 2), "progress event");
+    assert.ok(events.some((e) => e.type === "done" && e.recapUrl === "/recaps/abc/"), "done event");
+    assert.equal(c.connection, "closed");
+    // The recap exists: closing the tab is safe now, and late audio is ignored.
+    assert.equal(c.hasUnsavedAudio, false);
+    c.acceptFrame(0, frame(6));
+    assert.equal(c.frames[0].has(6), false);
+    await sleep(1100);
+    assert.equal(sockets.length, 3, "no reconnect after done");
+  });
+});
+
+test("a reloaded page continues the server's numbering instead of restarting at 0", async (t) => {
+  const { c, sockets } = newClient(t, [0]);
   c.acceptFrame(0, frame(7));
   c.connect();
   await sleep(5);
   sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: 40 }, next: { 0: 50 } });
-  check(sockets[0].frames()[0]?.seq === 50, "first frame of a reloaded page gets seq = next");
-  c.shutdown();
-}
+  const first = sockets[0].frames()[0];
+  assert.ok(first, "a frame was sent");
+  assert.deepEqual([first.seq, first.first], [50, 7]);
+});
 
-{
-  // Backlog warning past 10 minutes, still keeping every frame.
-  const { c, events } = newClient([0]);
-  for (let i = 0; i < 3001; i++) c.acceptFrame(0, frame(i));
-  check(events.some((e) => e.type === "backlog" && e.over) && c.prelude[0].length === 3001, "backlog warning after 10 min unconfirmed, frames kept");
-  c.shutdown();
-}
+test("backlog warning after 10 minutes unconfirmed, every frame still kept", (t) => {
+  const { c, events } = newClient(t, [0]);
+  for (let i = 0; i < 3000; i++) c.acceptFrame(0, frame(i));
+  assert.ok(!events.some((e) => e.type === "backlog"), "no warning at exactly 10 minutes");
+  c.acceptFrame(0, frame(3000));
+  assert.ok(events.some((e) => e.type === "backlog" && e.over), "warning past 10 minutes");
+  assert.equal(c.prelude[0].length, 3001);
+});
 
-{
-  sockets.length = 0;
-  const { c, events } = newClient([0]);
+test("4401 is fatal: a sign-in message and no reconnect", async (t) => {
+  const { c, events, sockets } = newClient(t, [0]);
   c.connect();
   await sleep(5);
   sockets[0].serverCloses(4401);
   await sleep(700);
   const fatal = events.find((e) => e.type === "fatal");
-  check(fatal?.code === 4401 && /sign in/i.test(fatal.message) && sockets.length === 1, "4401 is fatal: message, no reconnect");
-}
+  assert.equal(fatal?.code, 4401);
+  assert.match(fatal.message, /sign in/i);
+  assert.equal(c.connection, "closed");
+  assert.equal(sockets.length, 1);
+});
 
-{
-  // Pacing: a 10 s backlog goes out at about 2x real time, not in one burst.
-  sockets.length = 0;
-  const { c } = newClient([0]);
+test("a 10 s backlog goes out at about 2x real time, not in one burst", async (t) => {
+  const { c, sockets } = newClient(t, [0]);
   for (let i = 0; i < 50; i++) c.acceptFrame(0, frame(i));
   c.connect();
   await sleep(5);
   sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 0 } });
-  check(c.connection === "catching-up", "catching-up while resending a backlog");
+  assert.equal(c.connection, "catching-up");
   await sleep(1000);
   const n = sockets[0].frames().length;
-  check(n >= 10 && n <= 13, `1 s after welcome: ${n} frames sent (2x real time = 10/s + burst 2)`);
-  c.shutdown();
-}
+  assert.ok(n >= 10 && n <= 13, `1 s after welcome: ${n} frames sent (2x real time = 10/s + burst 2)`);
+});
 
-if (failures) {
-  console.log(`\n${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log("\nall capture client checks passed");
-process.exit(0);
+test("after a reconnect the client's own pause state wins, and a stop from another device is followed", async (t) => {
+  const { c, sockets } = newClient(t, [0]);
+  c.connect();
+  await sleep(5);
+  c.pause(); // pressed before the server said welcome: nothing to tell it yet
+  assert.deepEqual(sockets[0].json().map((m) => m.type), ["hello"]);
+  sockets[0].serverSays({ type: "welcome", status: "recording", commit: {}, next: { 0: 0 } });
+  assert.equal(sockets[0].json().at(-1).type, "pause");
+
+  sockets[0].serverCloses(1006);
+  c.resume(); // pressed while disconnected
+  await sleep(600);
+  assert.equal(sockets.length, 2, "reconnected");
+  sockets[1].serverSays({ type: "welcome", status: "paused", commit: {}, next: { 0: 0 } });
+  assert.equal(sockets[1].json().at(-1).type, "resume");
+
+  sockets[1].serverSays({ type: "state", status: "ending" });
+  await sleep(5);
+  assert.equal(c.stopping, true);
+  assert.equal(sockets[1].json().at(-1).type, "stop");
+});

@@ -1,11 +1,8 @@
 // Runs static/capture/pcm-worklet.js in node with a stand-in for the
 // AudioWorklet globals, feeding 128-sample render blocks as a browser would.
-// Run: node tests/js/test_pcm_worklet.mjs   (exits non-zero on failure)
-let failures = 0;
-function check(ok, message) {
-  console.log(`${ok ? "ok  " : "FAIL"}  ${message}`);
-  if (!ok) failures++;
-}
+// Run: node --test tests/js/   (or bash scripts/run-js-tests.sh)
+import { test } from "node:test";
+import assert from "node:assert/strict";
 
 let Processor;
 globalThis.AudioWorkletProcessor = class {
@@ -14,12 +11,9 @@ globalThis.AudioWorkletProcessor = class {
   }
 };
 globalThis.registerProcessor = (name, cls) => { if (name === "pcm-capture") Processor = cls; };
-
-async function load(rate) {
-  globalThis.sampleRate = rate;
-  await import("../../static/capture/pcm-worklet.js");
-  return Processor;
-}
+// Imported once: the processor reads the `sampleRate` global when it is
+// constructed, as in a browser, so one module serves every rate below.
+await import("../../static/capture/pcm-worklet.js");
 
 function tone(rate, hz, block, n, amp) {
   const out = new Float32Array(n);
@@ -27,8 +21,9 @@ function tone(rate, hz, block, n, amp) {
   return out;
 }
 
-function run(Proc, rate, seconds, { channels = [0], inputsFor }) {
-  const p = new Proc({ processorOptions: { channels } });
+function run(rate, seconds, { channels = [0], inputsFor }) {
+  globalThis.sampleRate = rate;
+  const p = new Processor({ processorOptions: { channels } });
   const blocks = Math.round((rate * seconds) / 128);
   for (let b = 0; b < blocks; b++) p.process(inputsFor(b));
   return p;
@@ -37,44 +32,69 @@ function run(Proc, rate, seconds, { channels = [0], inputsFor }) {
 const frames = (p, ch) => p.port.messages.filter(({ msg }) => msg.type === "frame" && msg.ch === ch);
 const levels = (p, ch) => p.port.messages.filter(({ msg }) => msg.type === "level" && msg.ch === ch);
 
+test("the worklet registers as pcm-capture", () => {
+  assert.equal(typeof Processor, "function");
+});
+
 for (const rate of [48000, 44100]) {
-  const Proc = await load(rate);
-  // 10 s of a stereo mic (same 1 kHz tone on both sides) and a silent second input.
-  const p = run(Proc, rate, 10, {
-    channels: [0, 1],
-    inputsFor: (b) => { const t = tone(rate, 1000, b, 128, 0.5); return [[t, t], []]; },
+  test(`${rate} Hz: stereo microphone + a silent second input`, async (t) => {
+    // 10 s of a stereo mic (same 1 kHz tone on both sides) and a silent second input.
+    const p = run(rate, 10, {
+      channels: [0, 1],
+      inputsFor: (b) => { const s = tone(rate, 1000, b, 128, 0.5); return [[s, s], []]; },
+    });
+
+    await t.test("10 s gives about 50 frames on ch0 (the rest still pending)", () => {
+      assert.ok([49, 50].includes(frames(p, 0).length), `${frames(p, 0).length} frames`);
+    });
+    await t.test("ch1 (no source) keeps time with silence", () => {
+      assert.equal(frames(p, 1).length, frames(p, 0).length);
+    });
+    await t.test("every frame is 6400 bytes and transferred, not copied", () => {
+      for (const { msg, transfer } of frames(p, 0)) {
+        assert.equal(msg.buf.byteLength, 6400);
+        assert.ok(transfer && transfer[0] === msg.buf, "buffer listed in the transfer list");
+      }
+    });
+    await t.test("10 level messages per second", () => {
+      const n = levels(p, 0).length;
+      assert.ok(n >= 99 && n <= 100, `${n} level messages in 10 s`);
+    });
+    await t.test("stereo is averaged to mono at the same level", () => {
+      const rms = levels(p, 0).at(-1).msg.rms;
+      assert.ok(Math.abs(rms - 0.5 / Math.SQRT2) < 0.02, `rms ${rms.toFixed(3)}`);
+    });
+    await t.test("PCM16 peak is about half full scale", () => {
+      const pcm = new DataView(frames(p, 0)[20].msg.buf);
+      let peak = 0;
+      for (let i = 0; i < 3200; i++) peak = Math.max(peak, Math.abs(pcm.getInt16(i * 2, true)));
+      assert.ok(Math.abs(peak / 32767 - 0.5) < 0.03, `peak ${peak}`);
+    });
+    await t.test("the silent input has level 0", () => {
+      assert.equal(levels(p, 1).at(-1).msg.rms, 0);
+    });
+
+    // Pause drops input; flush pads and posts the last frame, then "flushed".
+    const before = frames(p, 0).length;
+    await t.test("paused: no frames made", () => {
+      p.port.onmessage({ data: { type: "pause" } });
+      for (let b = 0; b < 1000; b++) p.process([[tone(rate, 1000, b, 128, 0.5)], []]);
+      assert.equal(frames(p, 0).length, before);
+    });
+    await t.test("flush: the partial frame is zero-padded to 3200 samples on both channels", () => {
+      p.port.onmessage({ data: { type: "resume" } });
+      p.port.onmessage({ data: { type: "flush" } });
+      const after = frames(p, 0).length;
+      // Draining the filter may spill a few samples into one more frame.
+      assert.ok(after >= before + 1 && after <= before + 2, `${after - before} more frames on ch0`);
+      assert.equal(frames(p, 1).length, after);
+      for (const { msg } of frames(p, 0)) assert.equal(msg.buf.byteLength, 6400);
+    });
+    await t.test("flush: then 'flushed'", () => {
+      assert.equal(p.port.messages.at(-1).msg.type, "flushed");
+    });
+    await t.test("after flush the processor ends", () => {
+      assert.equal(p.process([[new Float32Array(128)], []]), false);
+    });
   });
-  const f0 = frames(p, 0), f1 = frames(p, 1);
-  check(f0.length === 49 || f0.length === 50, `${rate} Hz: 10 s -> ${f0.length} frames on ch0 (about 50, the rest still pending)`);
-  check(f1.length === f0.length, `${rate} Hz: ch1 (no source) keeps time with silence: ${f1.length} frames`);
-  check(f0.every(({ msg, transfer }) => msg.buf.byteLength === 6400 && transfer && transfer[0] === msg.buf), `${rate} Hz: every frame is 6400 bytes and transferred`);
-  const lv = levels(p, 0);
-  check(lv.length >= 99 && lv.length <= 100, `${rate} Hz: ${lv.length} level messages in 10 s (10 per second)`);
-  const rms = lv.at(-1).msg.rms;
-  check(Math.abs(rms - 0.5 / Math.SQRT2) < 0.02, `${rate} Hz: stereo averaged to mono keeps the level (rms ${rms.toFixed(3)})`);
-  const pcm = new DataView(f0[20].msg.buf);
-  let peak = 0;
-  for (let i = 0; i < 3200; i++) peak = Math.max(peak, Math.abs(pcm.getInt16(i * 2, true)));
-  check(Math.abs(peak / 32767 - 0.5) < 0.03, `${rate} Hz: PCM16 peak ${peak} (~0.5 full scale)`);
-  check(levels(p, 1).at(-1).msg.rms === 0, `${rate} Hz: silent input has level 0`);
-
-  // Pause drops input; flush pads and posts the last frame, then "flushed".
-  const before = frames(p, 0).length;
-  p.port.onmessage({ data: { type: "pause" } });
-  for (let b = 0; b < 1000; b++) p.process([[tone(rate, 1000, b, 128, 0.5)], []]);
-  check(frames(p, 0).length === before, "paused: no frames made");
-  p.port.onmessage({ data: { type: "resume" } });
-  p.port.onmessage({ data: { type: "flush" } });
-  const after = frames(p, 0).length;
-  // Draining the filter may spill a few samples into one more frame.
-  check(after >= before + 1 && after <= before + 2 && frames(p, 1).length === after && frames(p, 0).every(({ msg }) => msg.buf.byteLength === 6400),
-    `flush: the partial frame is zero-padded to 3200 samples (${after - before} more per channel)`);
-  check(p.port.messages.at(-1).msg.type === "flushed", "flush: then 'flushed'");
-  check(p.process([[new Float32Array(128)], []]) === false, "after flush the processor ends");
 }
-
-if (failures) {
-  console.log(`\n${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log("\nall worklet checks passed");

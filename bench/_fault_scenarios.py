@@ -594,7 +594,7 @@ def _log_since(path: Path, offset: int) -> str:
 def _wait_task_received(env: Env, bg: BackgroundStream, log_path: Path, offset: int) -> None:
     wait_until(
         lambda: re.search(
-            r"recaps\.tasks\.transcribe_window\[[^\]]+\] received", _log_since(log_path, offset)
+            r"capture\.tasks\.transcribe_window\[[^\]]+\] received", _log_since(log_path, offset)
         ),
         timeout=120,
         what="a transcription task to start",

@@ -1,5 +1,6 @@
 """Wire format of the capture socket (docs/protocol.md). Pure functions; no I/O."""
 
+import json
 import struct
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ HEADER = struct.Struct("<BBHI")
 FRAME_BYTES = FRAME_SAMPLES * 2
 FRAME_SECONDS = 0.2
 CHANNELS = (0, 1)
+CONTROL_TYPES = ("hello", "pause", "resume", "stop")
 
 # Close codes (docs/protocol.md). All ours are 4xxx: an application may only close with 1000 or
 # 3000-4999 (RFC 6455 section 7.4.2). Daphne's WebSocket layer (autobahn) raises on anything else, so a
@@ -53,6 +55,21 @@ def decode_frame(data: bytes) -> AudioFrame:
     if len(pcm) != FRAME_BYTES:
         raise FrameError("bad_payload", f"payload must be {FRAME_BYTES} bytes of PCM16, got {len(pcm)}")
     return AudioFrame(channel=channel, seq=seq, pcm=bytes(pcm))
+
+
+def decode_control(text: str) -> dict:
+    """A control message: a JSON object whose `type` is one of CONTROL_TYPES."""
+    try:
+        message = json.loads(text)
+        kind = message["type"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        # RecursionError: JSON nested deeper than the interpreter's recursion limit ("[[[[...").
+        raise FrameError("bad_json", "control messages are JSON objects with a type") from None
+    if not isinstance(kind, str):  # not a name at all (a list, a number, null): told apart from a wrong name
+        raise FrameError("unknown_type", "the type of a control message is a string")
+    if kind not in CONTROL_TYPES:
+        raise FrameError("unknown_type", f"unknown message type {kind[:40]!r}")
+    return message
 
 
 def encode_frame(*, channel: int, seq: int, pcm: bytes) -> bytes:

@@ -24,7 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"accounts": 0, "capture": 1, "recaps": 2}
 PROJECT = "undertone_web"
 PROJECT_LIBRARIES = {"crypto", "db", "faults", "redaction"}
-CAPTURE_INTERNALS = {"audio_store", "vad", "protocol", "consumers", "transcription", "tasks", "stream"}
+CAPTURE_INTERNALS = {
+    "audio_store",
+    "vad",
+    "protocol",
+    "consumers",
+    "socket_guard",
+    "transcription",
+    "tasks",
+    "stream",
+}
 
 
 def imports_of(root: Path, package: str) -> list[tuple[str, int, str]]:

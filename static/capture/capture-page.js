@@ -164,10 +164,16 @@ $("stop").addEventListener("click", () => {
   $("stop-confirm").focus();
 });
 
-$("stop-cancel").addEventListener("click", () => {
+function cancelStop() {
   show("stop-confirm-box", false);
   $("stop").setAttribute("aria-expanded", "false");
   $("stop").focus();
+}
+
+$("stop-cancel").addEventListener("click", cancelStop);
+// Escape backs out of the question, as it would from a dialog; recording goes on.
+$("stop-confirm-box").addEventListener("keydown", (event) => {
+  if (event.key === "Escape") cancelStop();
 });
 
 function finishRecording() {
@@ -223,8 +229,10 @@ function updateCountdown(seconds) {
 }
 
 client.addEventListener("commit", ({ detail }) => {
-  const minutes = detail.seconds / 60;
-  $("minutes").textContent = minutes >= 1 ? String(Math.floor(minutes)) : detail.seconds > 0 ? "less than 1" : "0";
+  // What the server has transcribed and stored: it trails the timer by a window or two (the audio
+  // is still on this device until then), so it says so in words rather than a bare 0.
+  const minutes = Math.floor(detail.seconds / 60);
+  $("minutes").textContent = minutes >= 1 ? `${minutes} min` : detail.seconds > 0 ? "under a minute" : "nothing yet";
 });
 
 client.addEventListener("backlog", ({ detail }) => show("backlog-warning", detail.over));

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 import struct
+import sys
+import sysconfig
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,6 +396,78 @@ def files_under(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
             continue
         out.append(path)
     return out
+
+
+# Files a process holds open ---------------------------------------------------------------------
+
+
+def _opened_for_writing(pid: int, fd: str) -> bool:
+    """The descriptor's access mode (/proc/PID/fdinfo/FD `flags`, octal) is O_WRONLY or O_RDWR."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("flags:"):
+                    return int(line.split()[1], 8) & os.O_ACCMODE != os.O_RDONLY
+    except (OSError, ValueError, IndexError):
+        pass
+    return True  # unknown: count it rather than go blind
+
+
+def held_files(pids: Iterable[int], roots: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, bool]:
+    """Regular files under `roots` (path prefixes ending in '/') and not under `exclude` that the
+    processes `pids` hold open now, from /proc/PID/fd: {path: opened for writing}."""
+    roots, exclude = tuple(roots), tuple(exclude)
+    found: dict[str, bool] = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if not target.startswith(roots) or (exclude and target.startswith(exclude)):
+                continue
+            path = target.removesuffix(" (deleted)")
+            found[path] = found.get(path, False) or _opened_for_writing(pid, fd)
+    return found
+
+
+def installed_roots(extra: Iterable[Path | str] = ()) -> list[Path]:
+    """Where installed, read-only code and data live for this interpreter (the stack's processes run
+    the same one): the virtualenv, the base Python, site-packages, plus `extra` (the speech model)."""
+    paths = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
+    paths += [sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    paths += [str(p) for p in extra]
+    out: list[Path] = []
+    for p in paths:
+        if p and Path(p).exists() and Path(p).resolve() not in out:
+            out.append(Path(p).resolve())
+    return out
+
+
+def stack_files(seen: dict[str, bool], installed: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """(counted, skipped) of the files the stack was seen holding open. Counted: every file it opened
+    for writing, wherever it is, and every file it only read outside the installed trees (a file it
+    wrote earlier and reads back). Skipped: files it only read inside an installed tree (the
+    virtualenv, site-packages, the model): the stack's code and data, not something it made; the
+    model's vocabulary holds most English words, so a checkout under /tmp would otherwise report the
+    spoken words as found in model.bin."""
+    installed = [Path(p).resolve() for p in installed]
+    counted, skipped = [], []
+    for name in sorted(seen):
+        path = Path(name)
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue
+            real = path.resolve()
+        except OSError:
+            continue
+        inside = any(real == root or root in real.parents for root in installed)
+        (skipped if inside and not seen[name] else counted).append(path)
+    return counted, skipped
 
 
 def read_bytes(path: Path, limit: int = 512 * 1024 * 1024) -> bytes:

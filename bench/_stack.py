@@ -206,7 +206,10 @@ class Stack:
         return f"ws://127.0.0.1:{self.web_port}/ws/capture/{session_id}/"
 
     def subprocess_env(self) -> dict:
-        env = {**os.environ, **self.env}
+        # The services use self.env's DATABASE_URL. A TEST_DATABASE_URL inherited from a test run
+        # would move a service on the test settings to that server's base database instead.
+        inherited = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+        env = {**inherited, **self.env}
         if self.private_dirs:
             env["TMPDIR"] = str(self.tmp_dir)  # not in self.env: setup_django() must not move ours
         return env

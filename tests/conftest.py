@@ -60,16 +60,26 @@ def free_port() -> int:
 
 
 def _db_url() -> str:
+    """The database this test run uses (the test database once pytest-django has set it up), as the
+    DATABASE_URL that the processes the tests start read (base.py)."""
+    from urllib.parse import quote
+
     from django.db import connection
 
     conf = connection.settings_dict
     if conf["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{conf['NAME']}"
-    return f"postgres://{conf['USER']}:{conf['PASSWORD']}@{conf['HOST']}:{conf['PORT']}/{conf['NAME']}"
+    user, password = quote(conf["USER"] or "", safe=""), quote(conf["PASSWORD"] or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = conf["HOST"] or ""  # TCP (a socket directory would not survive django-environ's parser)
+    port = f":{conf['PORT']}" if conf["PORT"] else ""
+    return f"postgres://{auth}{host}{port}/{quote(conf['NAME'], safe='')}"
 
 
 def subprocess_env(**extra) -> dict:
-    env = dict(os.environ)
+    # TEST_DATABASE_URL would point a child's test settings at the server's base database instead of
+    # this run's test database: children get DATABASE_URL only.
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     env.update(
         DJANGO_SETTINGS_MODULE="undertone_web.settings.test",
         DATABASE_URL=_db_url(),

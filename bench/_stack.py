@@ -77,6 +77,9 @@ def tree_cpu_seconds(root_pid: int) -> float:
 
 
 class Service:
+    """One process of the stack, in its own process group, logging to a file. Also what the test
+    suite's fixtures start (tests/conftest.py: start_worker, start_daphne): one harness for both."""
+
     def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
         self.name = name
         self.args = args
@@ -129,6 +132,13 @@ class Service:
             self.popen.wait(timeout=5)
         self.signal_group(signal.SIGKILL)  # whatever of the group outlived its leader
         self._log.close()
+
+    def output(self) -> str:
+        """The whole log so far (tests read a slice of it: what a request added)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def tail(self, lines: int = 40) -> str:
         try:

@@ -103,13 +103,9 @@ FAULTS = "recap_build,recap_view"
 
 
 def espeak(text: str, *, voice: str, work: Path) -> np.ndarray:
-    from faster_whisper import decode_audio
+    from tests.audio import espeak as speak  # the one speech maker of the tests and benchmarks
 
-    wav = work / "espeak.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True, timeout=60)
-    audio = decode_audio(str(wav), sampling_rate=SAMPLE_RATE)
-    wav.unlink()
-    return audio
+    return speak(text, voice=voice, speed=150, work=work)
 
 
 def to_pcm16(audio: np.ndarray, rng: np.random.Generator) -> bytes:

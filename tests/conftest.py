@@ -4,7 +4,6 @@ that `make test` started."""
 
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from django.conf import settings
+
+from bench._stack import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -91,44 +92,13 @@ def subprocess_env(**extra) -> dict:
     return env
 
 
-class Proc:
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
-        self.name = name
-        self.args = args
-        self.env = env
-        self.log_path = log_dir / f"{name}.log"
-        self.popen = None
-
-    def start(self):
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
-        self.popen = subprocess.Popen(
-            self.args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-        return self
-
-    def stop(self, sig=None):
-        if self.popen and self.popen.poll() is None:
-            if sig:
-                self.popen.send_signal(sig)
-            else:
-                self.popen.terminate()
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="session")
 def proc_log_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("proc-logs")
 
 
-def start_worker(log_dir: Path, name: str = "worker", **env) -> Proc:
-    proc = Proc(
+def start_worker(log_dir: Path, name: str = "worker", **env) -> Service:
+    proc = Service(
         name,
         [
             sys.executable,
@@ -148,7 +118,7 @@ def start_worker(log_dir: Path, name: str = "worker", **env) -> Proc:
         ],
         subprocess_env(**env),
         log_dir,
-    ).start()
+    )
     from undertone_web.celery import app
 
     deadline = time.monotonic() + 60
@@ -160,8 +130,8 @@ def start_worker(log_dir: Path, name: str = "worker", **env) -> Proc:
     raise RuntimeError(f"worker did not answer ping:\n{proc.output()[-3000:]}")
 
 
-def start_daphne(log_dir: Path, port: int, name: str = "daphne", **env) -> Proc:
-    proc = Proc(
+def start_daphne(log_dir: Path, port: int, name: str = "daphne", **env) -> Service:
+    proc = Service(
         name,
         [
             sys.executable,
@@ -175,7 +145,7 @@ def start_daphne(log_dir: Path, port: int, name: str = "daphne", **env) -> Proc:
         ],
         subprocess_env(**env),
         log_dir,
-    ).start()
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

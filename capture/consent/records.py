@@ -57,6 +57,16 @@ def consent_record_build(
     }
 
 
+THERAPIST_NOT_AGREED = "the therapist's agreement was not confirmed"
+
+
+def therapist_agreed(record: dict) -> bool:
+    """The one rule before a therapy session records: the person confirmed their therapist agreed.
+    Checked when the record is built from the gate (consent_record_validate) and again, as a state
+    guard, when a session starts recording (services.consent_record_save)."""
+    return isinstance(record, dict) and record.get("therapist_agreed") is True
+
+
 def consent_record_validate(record: dict, *, table: LawTable | None = None) -> None:
     """A therapy-session record must be complete, confirmed, and show the rule the law table gives for
     its places: a caller cannot store "one-party" for California by mistake."""
@@ -67,7 +77,7 @@ def consent_record_validate(record: dict, *, table: LawTable | None = None) -> N
             raise ConsentRecordInvalid(message)
 
     need(isinstance(record, dict), "the consent record must be a dict")
-    need(record.get("therapist_agreed") is True, "the therapist's agreement was not confirmed")
+    need(therapist_agreed(record), THERAPIST_NOT_AGREED)
     session_type = record.get("session_type")
     need(session_type in (VIDEO, IN_PERSON), "session_type must be video or in_person")
     client = (record.get("client") or {}).get("code")

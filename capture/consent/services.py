@@ -8,7 +8,7 @@ from capture import services as capture_services
 from capture.exceptions import ConsentMissing, InvalidTransition
 from capture.models import CaptureSession, ConsentPreference, LinkedDevice
 
-from .records import consent_record_build, consent_record_validate
+from .records import THERAPIST_NOT_AGREED, consent_record_build, consent_record_validate, therapist_agreed
 
 
 def consent_give(
@@ -70,10 +70,8 @@ def self_session_start(*, user, device: LinkedDevice | None = None) -> CaptureSe
 def consent_record_save(*, session: CaptureSession, consent: dict) -> CaptureSession:
     if session.status != CaptureSession.Status.CONSENT:
         raise InvalidTransition("consent is recorded once, before recording")
-    # The one place the therapist's agreement is checked before recording (the gate validates the
-    # whole record first, consent_record_validate, so a person sees what is missing).
-    if not consent.get("therapist_agreed") and session.mode == CaptureSession.Mode.SESSION:
-        raise ConsentMissing("the therapist's agreement was not confirmed")
+    if session.mode == CaptureSession.Mode.SESSION and not therapist_agreed(consent):
+        raise ConsentMissing(THERAPIST_NOT_AGREED)
     session.consent = consent
     session.consent_at = timezone.now()
     session.status = CaptureSession.Status.RECORDING

@@ -79,6 +79,9 @@ class CaptureSession(models.Model):
     # Per channel: highest wire seq whose audio is transcribed and stored (-1: none yet).
     commit_0 = models.IntegerField(default=-1)
     commit_1 = models.IntegerField(default=-1)
+    # Set when nobody pressed Stop and the purge job finished the session from what was saved
+    # (capture.services.transcript_purge_stale); the recap says so.
+    finished_automatically = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,6 +1,9 @@
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Max, QuerySet
 
 from .models import CaptureSession, CaptureWindow
+from .protocol import FRAME_SECONDS
 
 
 def capture_session_for_actor(*, session_id, user, device=None) -> CaptureSession | None:
@@ -20,3 +23,31 @@ def capture_windows_left(*, session_id) -> int:
 
 def capture_windows_for_channel(*, session_id, channel: int) -> QuerySet[CaptureWindow]:
     return CaptureWindow.objects.filter(session_id=session_id, channel=channel).order_by("seq_first")
+
+
+def session_captured_s(*, session_id) -> float:
+    """Seconds of audio the server holds for the session (queued or transcribed), per the longest
+    channel: what "12 min captured" counts, and what a recap's recorded time counts."""
+    last = CaptureWindow.objects.filter(session_id=session_id).aggregate(m=Max("seq_last"))["m"]
+    return 0.0 if last is None else (last + 1) * FRAME_SECONDS
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    session: CaptureSession
+    captured_s: float
+
+    @property
+    def can_continue(self) -> bool:
+        return self.session.status in (CaptureSession.Status.RECORDING, CaptureSession.Status.PAUSED)
+
+
+def unfinished_sessions_for_user(*, user) -> list[Unfinished]:
+    """Sessions that were consented and started but never reached a recap: a tab closed, a laptop
+    that went to sleep, a Stop whose last audio never arrived. Listed so they can be continued,
+    finished from what was saved, or discarded, never left invisible."""
+    status = CaptureSession.Status
+    rows = CaptureSession.objects.filter(
+        user=user, consent_at__isnull=False, status__in=[status.RECORDING, status.PAUSED, status.ENDING]
+    ).order_by("-created_at")
+    return [Unfinished(s, session_captured_s(session_id=s.id)) for s in rows]

@@ -241,6 +241,49 @@ def capture_session_stop(*, session_id) -> CaptureSession:
     return session
 
 
+def session_finish_now(*, session_id, automatically: bool = False) -> CaptureSession:
+    """Finish and make the recap from what was transcribed: windows not transcribed yet (queued, or
+    lost with their audio) are dropped with their audio, then the session stops as on Stop. For a
+    session whose tab is gone: nothing else would ever send the missing audio."""
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().get(id=session_id)
+        if session.status not in (*ACTIVE, Status.ENDING):
+            raise InvalidTransition(f"cannot finish while {session.status}")
+        pending = list(
+            CaptureWindow.objects.filter(session=session)
+            .exclude(status=CaptureWindow.Status.DONE)
+            .values_list("id", flat=True)
+        )
+        CaptureWindow.objects.filter(id__in=pending).delete()  # their segments, if any, cascade
+        for channel in (0, 1):
+            _commit_recompute(session_id=session.id, channel=channel)
+        session.refresh_from_db()
+        session.status = Status.ENDING
+        session.stopped_at = session.stopped_at or timezone.now()
+        session.finished_automatically = automatically
+        session.save(update_fields=["status", "stopped_at", "finished_automatically"])
+        transaction.on_commit(lambda: capture_recap_if_ready(session_id=session_id))
+    audio_store.window_audio_delete(window_ids=pending)
+    return session
+
+
+def session_discard(*, session_id) -> None:
+    """Throw an unfinished session away: every window, audio key and transcript segment, and the
+    session itself. A session that has its recap is deleted with the recap instead."""
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().get(id=session_id)
+        if session.status == Status.DONE:
+            raise InvalidTransition("this session has its recap; delete the recap instead")
+        window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))
+        TranscriptSegment.objects.filter(session=session).delete()
+        CaptureWindow.objects.filter(session=session).delete()
+        session.delete()
+    audio_store.window_audio_delete(window_ids=window_ids)
+    database_wal_truncate()
+    # A tab still open on it closes (4404 on its reconnect: the session is gone).
+    group_send(session_group(session_id), {"type": "capture.takeover", "by": ""})
+
+
 def capture_recap_if_ready(*, session_id) -> bool:
     """Tell whoever builds recaps (recaps.apps connects to capture.signals.session_ready) that a
     stopped session's transcript is complete. Capture never imports the apps above it."""
@@ -292,9 +335,29 @@ def session_handoff(
 
 
 def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
-    """Sessions that never finished: drop their transcript segments, windows and Redis audio."""
+    """Sessions that never finished. One with transcribed audio is finished from what was saved
+    (session_finish_now, marked automatic: the recap says so); it is not silently deleted. What is
+    left after that (nothing transcribed, or a finish already tried and still stuck) has its
+    transcript segments, windows and Redis audio dropped and is marked failed."""
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    stale = CaptureSession.objects.filter(created_at__lt=cutoff).exclude(status=CaptureSession.Status.DONE)
+    finished = 0
+    for session in CaptureSession.objects.filter(
+        created_at__lt=cutoff,
+        status__in=(*ACTIVE, Status.ENDING),
+        finished_automatically=False,
+        windows__status=CaptureWindow.Status.DONE,
+    ).distinct():
+        try:
+            session_finish_now(session_id=session.id, automatically=True)
+            finished += 1
+        except InvalidTransition:
+            pass  # it moved on meanwhile
+    # A session finished just now gets one more purge period to build its recap.
+    stale = (
+        CaptureSession.objects.filter(created_at__lt=cutoff)
+        .exclude(status=CaptureSession.Status.DONE)
+        .exclude(status=Status.ENDING, finished_automatically=True, stopped_at__gte=cutoff)
+    )
     window_ids = list(CaptureWindow.objects.filter(session__in=stale).values_list("id", flat=True))
     with transaction.atomic():
         segments, _ = TranscriptSegment.objects.filter(session__in=stale).delete()
@@ -303,7 +366,7 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
     audio = audio_store.window_audio_delete(window_ids=window_ids)
     if segments:
         database_wal_truncate()
-    return {"segments": segments, "windows": windows, "audio_keys": audio}
+    return {"finished": finished, "segments": segments, "windows": windows, "audio_keys": audio}
 
 
 def windows_stuck(*, older_than_s: int) -> list:

@@ -14,5 +14,7 @@ urlpatterns = [
     path("ask/", consent_views.ask, name="ask"),
     path("ask/message/", consent_views.ask_message, name="ask_message"),
     path("s/<uuid:session_id>/status/", views.session_status, name="status"),
+    path("s/<uuid:session_id>/finish/", views.session_finish, name="session_finish"),
+    path("s/<uuid:session_id>/discard/", views.session_discard, name="session_discard"),
     path("", include("capture.pairing.urls")),
 ]

@@ -1,14 +1,17 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
+from .exceptions import InvalidTransition
 from .models import CaptureSession
 from .pairing import views as pairing_views
-from .selectors import capture_session_for_actor, capture_windows_left
+from .selectors import capture_session_for_actor, capture_windows_left, session_captured_s
 
 
 @require_http_methods(["GET", "POST"])
@@ -54,11 +57,49 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
             "max_self_min": round(max_self_s / 60),
             "max_self_clock": f"{max_self_s // 60}:{max_self_s % 60:02d}",
             "ws_path": f"/ws/capture/{session.id}/",
+            # A session under way (a reload, a closed tab): the page says so and offers to finish.
+            "captured_s": session_captured_s(session_id=session.id)
+            if session.status in (CaptureSession.Status.RECORDING, CaptureSession.Status.PAUSED)
+            else 0,
             "recap_url_prefix": reverse("recaps:list"),
             # A capture-scoped laptop may not open notes (they are content); the phone can.
             "note_url": None if request.capture_device else reverse("recaps:after_note_new"),
         },
     )
+
+
+def _back_to(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("home")
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def session_finish(request: HttpRequest, session_id) -> HttpResponse:
+    """Finish an unfinished session from what was saved and make its recap (Home, Sessions, or the
+    session page after a reload)."""
+    session = own_session_or_404(request, session_id)
+    try:
+        services.session_finish_now(session_id=session.id)
+    except InvalidTransition:
+        messages.info(request, "That recording has already finished.")
+        return _back_to(request)
+    return redirect("capture:session", session_id=session.id)
+
+
+@login_required
+@require_POST
+def session_discard(request: HttpRequest, session_id) -> HttpResponse:
+    session = own_session_or_404(request, session_id)
+    try:
+        services.session_discard(session_id=session.id)
+    except InvalidTransition:
+        messages.info(request, "That recording already has its recap; delete the recap instead.")
+        return _back_to(request)
+    messages.success(request, "The unfinished recording was discarded. Nothing of it is kept.")
+    return _back_to(request)
 
 
 @login_required

@@ -52,6 +52,9 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         engine = get_engine(engine_name)
         data = engine.build(segments).to_dict()
         data.setdefault("stats", {})["recorded_s"] = round(recorded_s, 1)
+        if session.finished_automatically:
+            # Nobody pressed Stop: the purge job finished it from what was saved. Not content.
+            data["stats"]["finished_automatically"] = True
         number = (Recap.objects.filter(user=session.user).aggregate(n=Max("number"))["n"] or 0) + 1
         recap = Recap.objects.create(
             user=session.user,

@@ -7,6 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from capture.selectors import unfinished_sessions_for_user
 from undertone_web.faults import fault_point
 
 from . import services
@@ -41,7 +42,11 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @login_required
 @never_cache
 def recap_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "recaps/list.html", {"recaps": recap_list_for_user(user=request.user)})
+    context = {
+        "recaps": recap_list_for_user(user=request.user),
+        "unfinished": unfinished_sessions_for_user(user=request.user),
+    }
+    return render(request, "recaps/list.html", context)
 
 
 @login_required
@@ -239,6 +244,8 @@ def after_note_delete(request: HttpRequest, note_id) -> HttpResponse:
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
     context = {}
+    if request.user.is_authenticated:
+        context["unfinished"] = unfinished_sessions_for_user(user=request.user)
     # Capture-scoped devices see the home page but none of the person's recap content.
     if request.user.is_authenticated and not getattr(request, "capture_device", None):
         context["today_moment"] = moment_today_for_user(user=request.user)

@@ -29,7 +29,7 @@ def test_purge_removes_transcripts_and_audio_of_sessions_that_never_finished(use
 
     removed = transcript_purge_stale(older_than_s=6 * 3600)
 
-    assert removed == {"segments": 1, "windows": 1, "audio_keys": 1}
+    assert removed == {"finished": 0, "segments": 1, "windows": 1, "audio_keys": 1}
     assert not TranscriptSegment.objects.filter(session=old).exists()
     assert not audio_store.window_audio_exists(window_id=old_window.id)
     assert CaptureSession.objects.get(id=old.id).status == CaptureSession.Status.FAILED

@@ -8,6 +8,8 @@ import time
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.urls import reverse
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from . import protocol, services, stream
 from .models import CaptureSession
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 class CaptureConsumer(GuardedSocket):
     rules = None  # the stream rules of this socket (stream.Stream), from connect on
+    superseded = False  # closed for a newer socket or a revoked device: leaves its memory alone
     group = None
     device_group = None
 
@@ -58,11 +61,25 @@ class CaptureConsumer(GuardedSocket):
 
     async def disconnect(self, code):
         log.info("capture socket for session %s closed with %s", self.session_id, code)
+        await self._keep_what_was_acked()
         for group in (self.group, self.device_group):
             if group:
                 await self.channel_layer.group_discard(group, self.channel_name)
-        # Frames still inside a windower are dropped on purpose: they are not committed, so the
-        # browser still holds them and resends them after it reconnects.
+
+    async def _keep_what_was_acked(self):
+        """A reload or a closed tab takes the browser's copy of the audio with it, so what this socket
+        acked but still holds in a windower is queued now, as on Stop; the next hello's `next`
+        continues after it. Not when another socket took over (it resends from its own `next`, and
+        two writers of the same frames would refuse each other) or the device was revoked."""
+        if self.rules is None or self.superseded:
+            return
+        try:
+            await self._perform(self.rules.stop())
+        except (*stream.DOMAIN_ERRORS, RedisError, BrokerError, OSError) as exc:
+            # The browser, if it is still there, resends these frames after it reconnects.
+            log.warning(
+                "session %s: audio in memory not queued at close (%s)", self.session_id, type(exc).__name__
+            )
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.rules is None or self.closing:
@@ -146,7 +163,9 @@ class CaptureConsumer(GuardedSocket):
 
     async def capture_takeover(self, event):
         if event["by"] != self.channel_name:
+            self.superseded = True
             await self.close(code=protocol.CLOSE_TAKEN_OVER)
 
     async def device_revoked(self, event):
+        self.superseded = True
         await self.close(code=protocol.CLOSE_FORBIDDEN)

@@ -236,3 +236,63 @@ def test_redis_failing_under_a_handler_closes_with_4500_before_the_error_surface
 
     outputs = run(scenario)
     assert {"type": "websocket.close", "code": 4500} in outputs, outputs
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_transcribe")
+def test_audio_acked_but_not_yet_windowed_survives_the_page_going_away(consented_session, cookie):
+    """A reload or a closed tab takes the browser's copy with it: the frames the server acked but
+    still held in memory are queued as a window when the socket closes, and the next page's hello
+    continues after them instead of losing 20-odd seconds."""
+
+    async def scenario():
+        comm = communicator(consented_session.id, cookie=cookie)
+        await comm.connect()
+        assert (await _hello(comm))["next"] == {"0": 0}
+        for seq in range(40):  # 8 s of speech-free audio: far from closing a window by itself
+            await comm.send_to(bytes_data=encode_frame(channel=0, seq=seq, pcm=silence(0.2)))
+        acked = set()
+        while len(acked) < 40:
+            message = json.loads(await comm.receive_from(timeout=5))
+            if message["type"] == "ack":
+                acked.add(message["seq"])
+        await comm.disconnect()
+        again = communicator(consented_session.id, cookie=cookie)
+        await again.connect()
+        welcome = await _hello(again)
+        await again.disconnect()
+        return welcome
+
+    welcome = run(scenario)
+    windows = list(CaptureWindow.objects.filter(session=consented_session).order_by("seq_first"))
+    assert windows and windows[0].seq_first == 0 and windows[-1].seq_last == 39
+    assert all(a.seq_first == b.seq_last + 1 for b, a in zip(windows, windows[1:], strict=False))
+    assert welcome["next"] == {"0": 40}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_transcribe")
+def test_a_socket_that_was_taken_over_leaves_its_memory_to_the_newer_one(consented_session, cookie):
+    """The older of two sockets closes on takeover without queueing: the newer one resends from its
+    own `next`, so the two never write the same frames."""
+
+    async def scenario():
+        old = communicator(consented_session.id, cookie=cookie)
+        await old.connect()
+        await _hello(old)
+        for seq in range(10):
+            await old.send_to(bytes_data=encode_frame(channel=0, seq=seq, pcm=silence(0.2)))
+        for _ in range(10):
+            while json.loads(await old.receive_from(timeout=5))["type"] != "ack":
+                pass
+        new = communicator(consented_session.id, cookie=cookie)
+        await new.connect()
+        welcome = await _hello(new)
+        code = await _close_code(old)
+        await new.disconnect()
+        return welcome, code
+
+    welcome, code = run(scenario)
+    assert code == 4408
+    assert welcome["next"] == {"0": 0}
+    assert not CaptureWindow.objects.filter(session=consented_session).exists()

@@ -3,6 +3,7 @@ decode and delegate."""
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -10,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from undertone_web.db import database_wal_truncate
@@ -299,11 +300,31 @@ def capture_recap_if_ready(*, session_id) -> bool:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What the server heard of a session, per channel, from its windows: seconds recorded and
+    seconds of speech (webrtcvad). Counts only, no content: the recap keeps it to say honestly what
+    it could not hear."""
+
+    recorded_s: float  # the longest channel
+    channels: dict[int, tuple[float, float]]  # channel -> (recorded_s, speech_s)
+
+
+def _heard(session: CaptureSession) -> Heard:
+    channels = {
+        row["channel"]: (round((row["last"] + 1) * FRAME_SECONDS, 1), round(row["speech"] or 0.0, 1))
+        for row in CaptureWindow.objects.filter(session=session)
+        .values("channel")
+        .annotate(last=Max("seq_last"), speech=Sum("speech_s"))
+    }
+    return Heard(max((r for r, _s in channels.values()), default=0.0), channels)
+
+
 def session_handoff(
-    *, session_id, build: Callable[[CaptureSession, list[TranscriptSegment], float], T | None]
+    *, session_id, build: Callable[[CaptureSession, list[TranscriptSegment], Heard], T | None]
 ) -> T | None:
     """The one way a finished session leaves capture. With the session locked, when it is ENDING and
-    every window is transcribed, ``build(session, segments, recorded_s)`` runs in the same transaction;
+    every window is transcribed, ``build(session, segments, heard)`` runs in the same transaction;
     if it returns something, the transcript and windows are deleted and the session is marked done in
     that transaction too, so a recap and its transcript never both exist, nor neither. The windows'
     audio (Redis) goes after the commit. None when the session is not ready, or ``build`` declined."""
@@ -318,9 +339,7 @@ def session_handoff(
         ).exists():
             return None
         rows = list(TranscriptSegment.objects.filter(session=session).order_by("start", "channel"))
-        last = CaptureWindow.objects.filter(session=session).aggregate(m=Max("seq_last"))["m"]
-        recorded_s = (-1 if last is None else last) + 1
-        result = build(session, rows, recorded_s * FRAME_SECONDS)
+        result = build(session, rows, _heard(session))
         if result is None:
             return None
         window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))

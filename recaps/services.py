@@ -33,7 +33,7 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
     Idempotent: None if not ready or done."""
     from .engines.base import Segment, get_engine
 
-    def build(session, rows, recorded_s: float) -> Recap | None:
+    def build(session, rows, heard) -> Recap | None:
         if Recap.objects.filter(session=session).exists():
             return None
         segments = [
@@ -51,10 +51,15 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         fault_point("recap_build", detail=lambda: " ".join(s.text for s in segments))  # test-only: faults.py
         engine = get_engine(engine_name)
         data = engine.build(segments).to_dict()
-        data.setdefault("stats", {})["recorded_s"] = round(recorded_s, 1)
+        stats = data.setdefault("stats", {})
+        stats["recorded_s"] = round(heard.recorded_s, 1)
+        # Per channel, seconds recorded and of speech: so the recap can say what it could not hear.
+        stats["channels"] = {
+            str(ch): {"recorded_s": r, "speech_s": s} for ch, (r, s) in heard.channels.items()
+        }
         if session.finished_automatically:
             # Nobody pressed Stop: the purge job finished it from what was saved. Not content.
-            data["stats"]["finished_automatically"] = True
+            stats["finished_automatically"] = True
         number = (Recap.objects.filter(user=session.user).aggregate(n=Max("number"))["n"] or 0) + 1
         recap = Recap.objects.create(
             user=session.user,

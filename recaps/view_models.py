@@ -104,3 +104,27 @@ def theme_rows(themes: list[dict]) -> list[ThemeRow]:
             )
         )
     return rows
+
+
+# A channel counts as unheard when it ran this long with (almost) no speech while the other one spoke.
+UNHEARD_MIN_RECORDED_S = 30.0
+UNHEARD_MAX_SPEECH_S = 2.0
+OTHER_MIN_SPEECH_S = 10.0
+
+
+def unheard_channel(data: dict) -> tuple[str, float] | None:
+    """("call" or "microphone", seconds) when one side of a two-channel recording was silent: a muted
+    tab, a call in the desktop app rather than the browser, headphones on the wrong device. The
+    recap then has one side only and says so."""
+    channels = (data.get("stats") or {}).get("channels") or {}
+    if "0" not in channels or "1" not in channels:
+        return None  # microphone only: nothing was expected on the call channel
+    for silent, other, name in (("1", "0", "call"), ("0", "1", "microphone")):
+        s, o = channels[silent], channels[other]
+        if (
+            float(s.get("recorded_s") or 0) >= UNHEARD_MIN_RECORDED_S
+            and float(s.get("speech_s") or 0) <= UNHEARD_MAX_SPEECH_S
+            and float(o.get("speech_s") or 0) >= OTHER_MIN_SPEECH_S
+        ):
+            return name, float(s["recorded_s"])
+    return None

@@ -26,7 +26,7 @@ from .selectors import (
     recap_list_for_user,
     recap_unattributed,
 )
-from .view_models import patterns_view, theme_rows
+from .view_models import patterns_view, theme_rows, unheard_channel
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -64,6 +64,7 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
         "data": recap.data,
         "themes": theme_rows(recap.data.get("themes") or []),
         "unattributed": recap_unattributed(recap.data),
+        "unheard": unheard_channel(recap.data),
         "next_steps": next_steps,
         "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),
         "note": note,

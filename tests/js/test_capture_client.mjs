@@ -187,6 +187,8 @@ test("a reloaded page continues the server's numbering instead of restarting at 
   const first = sockets[0].frames()[0];
   assert.ok(first, "a frame was sent");
   assert.deepEqual([first.seq, first.first], [50, 7]);
+  // The timer continues from the server's figures too: 50 frames it holds plus the new one.
+  assert.equal(c.recordedSeconds.toFixed(1), "10.2");
 });
 
 test("backlog warning after 10 minutes unconfirmed, every frame still kept", (t) => {

@@ -382,20 +382,27 @@ def _json_objects(blob: bytes) -> Iterable:
 def files_under(root: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
     """Every regular file under `root` (not following links), except under `exclude`."""
     excluded = [Path(p).resolve() for p in exclude]
-    out = []
     if not root.exists():
-        return out
-    for path in sorted(root.rglob("*")):
-        try:
-            if path.is_symlink() or not path.is_file():
-                continue
-            real = path.resolve()
-        except OSError:
-            continue
-        if any(real == e or e in real.parents for e in excluded):
-            continue
-        out.append(path)
-    return out
+        return []
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if (real := _regular_file(path)) is not None and not _inside(real, excluded)
+    ]
+
+
+def _regular_file(path: Path) -> Path | None:
+    """The resolved path of a regular file that is not a link, or None (gone, a link, not a file)."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path.resolve()
+    except OSError:
+        return None
+
+
+def _inside(real: Path, roots: Iterable[Path]) -> bool:
+    return any(real == root or root in real.parents for root in roots)
 
 
 # Files a process holds open ---------------------------------------------------------------------
@@ -459,14 +466,9 @@ def stack_files(seen: dict[str, bool], installed: Iterable[Path]) -> tuple[list[
     counted, skipped = [], []
     for name in sorted(seen):
         path = Path(name)
-        try:
-            if path.is_symlink() or not path.is_file():
-                continue
-            real = path.resolve()
-        except OSError:
+        if (real := _regular_file(path)) is None:
             continue
-        inside = any(real == root or root in real.parents for root in installed)
-        (skipped if inside and not seen[name] else counted).append(path)
+        (skipped if _inside(real, installed) and not seen[name] else counted).append(path)
     return counted, skipped
 
 

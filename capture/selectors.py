@@ -28,8 +28,13 @@ def capture_windows_for_channel(*, session_id, channel: int) -> QuerySet[Capture
 def session_captured_s(*, session_id) -> float:
     """Seconds of audio the server holds for the session (queued or transcribed), per the longest
     channel: what "12 min captured" counts, and what a recap's recorded time counts."""
-    last = CaptureWindow.objects.filter(session_id=session_id).aggregate(m=Max("seq_last"))["m"]
-    return 0.0 if last is None else (last + 1) * FRAME_SECONDS
+    return _seconds_through(
+        CaptureWindow.objects.filter(session_id=session_id).aggregate(m=Max("seq_last"))["m"]
+    )
+
+
+def _seconds_through(last_seq: int | None) -> float:
+    return 0.0 if last_seq is None else (last_seq + 1) * FRAME_SECONDS
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,11 @@ def unfinished_sessions_for_user(*, user) -> list[Unfinished]:
     that went to sleep, a Stop whose last audio never arrived. Listed so they can be continued,
     finished from what was saved, or discarded, never left invisible."""
     status = CaptureSession.Status
-    rows = CaptureSession.objects.filter(
-        user=user, consent_at__isnull=False, status__in=[status.RECORDING, status.PAUSED, status.ENDING]
-    ).order_by("-created_at")
-    return [Unfinished(s, session_captured_s(session_id=s.id)) for s in rows]
+    rows = (
+        CaptureSession.objects.filter(
+            user=user, consent_at__isnull=False, status__in=[status.RECORDING, status.PAUSED, status.ENDING]
+        )
+        .annotate(last_seq=Max("windows__seq_last"))
+        .order_by("-created_at")
+    )
+    return [Unfinished(s, _seconds_through(s.last_seq)) for s in rows]

@@ -185,7 +185,8 @@ def _dedupe(items: list[_Item], threshold: float = 0.5) -> list[_Item]:
 
 
 def _top(items: list[_Item], cap: int) -> list[_Item]:
-    return sorted(sorted(items, key=lambda i: -i.score)[:cap], key=lambda i: i.at)
+    # In the order of the times shown beside them (the earliest source), so the list reads forward.
+    return sorted(sorted(items, key=lambda i: -i.score)[:cap], key=lambda i: min(i.sources, default=i.at))
 
 
 def _join(labels: Sequence[str]) -> str:
@@ -325,6 +326,9 @@ _MEET_AGAIN = re.compile(
     r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
     re.IGNORECASE,
 )
+FOLLOW_UP_LEAD = "See your therapist again"
+# "I'm wondering if we can continue this conversation again": meeting again, said without a date.
+_CONTINUE_TALK = re.compile(r"\bcontinue (?:this|the|our) conversation\b", re.IGNORECASE)
 _HOW_GOING = re.compile(
     r"\bhow (?:it|that|things|this)(?:'s| is| are)? go(?:es|ing)\b|\bhow it went\b", re.IGNORECASE
 )
@@ -435,6 +439,9 @@ class _Session:
         for part in C.clauses(text) or [text]:
             part = C.strip_hedges(part)
             if not re.match(r"^(?:you|your|you're|you've|you'd|you'll)\b", part, re.I):
+                continue
+            # "you saying that and it feels like…" has no verb to follow "reflected that".
+            if re.match(r"^you \w+ing\b", part, re.I):
                 continue
             if C.therapist_clause_ok(part) and C.usable(
                 part, max_words=max_words, unsure=sent.unsure_content
@@ -651,7 +658,7 @@ class _Session:
         for sent in reversed(self.sents):
             if sent.speaker != "therapist" or sent.pos < 0.5:
                 continue
-            m = _MEET_AGAIN.search(sent.text)
+            m = _MEET_AGAIN.search(sent.text) or _CONTINUE_TALK.search(sent.text)
             if not m or sent.unsure_whole:
                 continue
             answer, reply = self._reply(sent)
@@ -662,9 +669,12 @@ class _Session:
             if said is not None:
                 said.sources |= sources
                 return
-            when = m.group("when").lower()
-            how = " to talk about how it's going" if _HOW_GOING.search(sent.text) else ""
-            text = f"See your therapist again {when}{how}."
+            when = f" {m.group('when').lower()}" if m.groupdict().get("when") else ""
+            if _CONTINUE_TALK.search(sent.text):
+                how = " to continue this conversation"
+            else:
+                how = " to talk about how it's going" if _HOW_GOING.search(sent.text) else ""
+            text = f"{FOLLOW_UP_LEAD}{when}{how}."
             items.append(_Item(text, sources, 0.5 + 0.3 * sent.pos, sent.start, content_stems(text)))
             return
 
@@ -775,8 +785,10 @@ class _Session:
         # An open planning question ("What would you put down as your goal?") has no step in it:
         # the client's answer is the step (see _client_step).
         # Meeting again is written one way, by _add_follow_up ("See your therapist again in…").
-        if _MEET_AGAIN.search(sent.text) and re.match(
-            r"^(?:plan to )?(?:follow up|come back|meet|check in|catch up|see you|get together)\b", what, re.I
+        if (_MEET_AGAIN.search(sent.text) or _CONTINUE_TALK.search(sent.text)) and re.match(
+            r"^(?:plan to )?(?:follow up|come back|meet|check in|catch up|see you|get together|continue (?:this|the|our) conversation)\b",
+            what,
+            re.I,
         ):
             return None
         # "Given what you're attempting, when would it be good to come back?" asks inside the clause.
@@ -1045,6 +1057,10 @@ class _Session:
             ):
                 return None
             if verb not in ("have", "do", "get") and not C._looks_like_verb(verb):
+                return None
+            # "You'll have all your senses there" describes; "I'll have one drink" answers "what's
+            # your goal?": "have" is a decision only as an answer to a planning question.
+            if verb == "have" and not planning:
                 return None
             text = C.sentence(clause)
         elif re.match(r"^(?:(?:probably|maybe|just|definitely) )?to (?!be\b)\w+\b", low) and planning:
@@ -1401,7 +1417,10 @@ class _Session:
             # A step whose line cannot be cut short enough to paraphrase gives way to the next one.
             ranked = [
                 i
-                for i in sorted(next_steps, key=weight, reverse=True)
+                # Meeting again is agreed in almost every session: the summary names what to do first.
+                for i in sorted(
+                    next_steps, key=lambda i: (not i.text.startswith(FOLLOW_UP_LEAD), weight(i)), reverse=True
+                )
                 if _summary_clause(_decision_line(i.text))
             ]
             picks = ranked[:1]

@@ -155,11 +155,14 @@ _OPTIONS = _rx(
     r"\byou (?:could|can|might) (?:either|also)\b.*\bor\b",
     r"\bwhether (?:that's|it's|you)\b.*\bor\b",
     r"\b(?:we|you) (?:have|'ve got) (?:a few|several|some|different) (?:options|choices)\b",
+    # "So that might mean giving up an hour's sleep, getting up an hour earlier": one way to do it.
+    r"\b(?:that|this|it) (?:might|could|would|may|can) mean (?:like |maybe |perhaps |just )?\w+ing\b",
 )
 _NEGOTIATION = _rx(
     r"\bwould you be (?:willing|open|interested|able|ready|up for)\b",
     r"\bare you (?:willing|open|interested|ready|up for)\b",
     r"\bhow (?:about|would you feel about) (?:we|you|if|trying|setting|making|starting|cutting)\b",
+    r"\b(?:what (?:would|do) you think|how (?:would|do) you feel) (?:about|of) (?:if |we |you )?\w+ing\b",
     r"\bshall we\b|\bcould we (?:agree|say|set|try|make|plan)\b|\bcan we (?:agree|say|set|try|make|plan)\b",
     r"\blet(?:'s| us) (?:say|set|agree|plan|make|try|aim|start|pick|write|put|come up with|think about|work on|look at)\b",
     r"\bwhat (?:would|could|will|do) you (?:like to|want to|be willing to|think you (?:could|can|might|would)|put down|see yourself|try|do)\b",
@@ -301,6 +304,8 @@ _SUSTAIN = _rx(
     r"\b(?:hard time believing|don't believe|do not believe|doubt (?:that|it)|not convinced|don't buy)\b",
     r"\b(?:don't|do not) know (?:if|whether) i (?:can|could|will|'ll)\b|\bi'm not sure i (?:can|could)\b",
     r"\bi (?:just )?keep (?:doing|going back|drinking|smoking|using)\b",
+    # An objection to what was proposed: "Well, two or three months is a long time if…".
+    r"^(?:well,? |but,? |i mean,? )*(?:[\w' ]{1,30} )?(?:is|that's|that is|it's|it is|seems|sounds) (?:like )?(?:a (?:really |very )?long time|too (?:long|soon|hard|far|expensive|risky|difficult))\b",
 )
 _AGREE = re.compile(
     r"^(?:(?:oh|yeah|yes|yep|yup|sure|okay|ok|alright|all right|right|definitely|absolutely|of course|totally|exactly|mm-hmm|uh-huh|mhm|i think so|that's true|true|sounds good|sounds great|that sounds good|good idea|that's a good idea|that makes sense|i like that|i love that|i like it|i can do that|i could do that|i'll do that|i'll try|i will|i can|let's do it|deal|fine|for sure)[,.!\s]*)+(?:i (?:can|could|will|'ll) (?:do|try) (?:that|it|this)[.!]?)?$",

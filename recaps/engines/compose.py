@@ -149,8 +149,25 @@ def ends_whole(text: str) -> bool:
         or text.strip().endswith(("...", "…", "-", "—"))
     ):
         return False
-    last = t.split()[-1].lower().strip(",;:")
+    words = t.split()
+    last = words[-1].lower().strip(",;:")
+    # "…if there is something going on", "turn it off": a particle after its verb ends a phrase.
+    if last in _PARTICLES and len(words) > 1:
+        prev = words[-2].lower().strip(",;:")
+        if (
+            prev in {"it", "them", "him", "her", "this", "that"}
+            or (
+                prev.endswith("ing")
+                and prev not in DANGLING
+                and prev not in {"thing", "something", "anything", "nothing", "everything"}
+            )
+            or _looks_like_verb(prev)
+        ):
+            return True
     return last not in DANGLING
+
+
+_PARTICLES = frozenset({"on", "off", "in", "over", "up", "down", "out", "back", "away"})
 
 
 def clauses(text: str) -> list[str]:
@@ -269,6 +286,7 @@ _SUGGEST_LEADS = (
     r"would you (?:like|want|care) to ",
     r"are you (?:willing|open|ready|up for) (?:to )?",
     r"how about (?:if )?(?:you |we )?",
+    r"(?:what (?:would|do) you think|how (?:would|do) you feel) (?:about|of) (?:if )?(?:you |we )?",
     r"what if you ",
     r"have you (?:thought about|considered|tried) ",
     r"let(?:'s| us) ",
@@ -286,9 +304,17 @@ def imperative(clause: str) -> str | None:
     # broke off and started again.
     s = re.split(r"\s*(?:--|—|–)\s*", s, maxsplit=1)[0].rstrip(" ,")
     s = re.sub(r"(?:,\s*|\s+)(?:and|but|or|so)$", "", s, flags=re.IGNORECASE)
+    # "for say two or three months": "say" there is a hedge, not an ask.
+    s = re.sub(r"\b(for|in|of|to|about|like) say\b,?", r"\1", s, flags=re.IGNORECASE)
     # "…that's what I'd like you to do is to experiment with…": the ask is after the lead.
+    # "…some of the things that I would recommend since you're interested are carrying around…" and
+    # "my suggestion is that you put…" too.
     m = re.search(
-        r"\bwhat i(?:'d| would) (?:like|want|love) (?:for )?you to do (?:is )?(?:to )?", s, re.IGNORECASE
+        r"\bwhat i(?:'d| would) (?:like|want|love) (?:for )?you to do (?:is )?(?:to )?|"
+        r"\b(?:(?:the )?things?|what) (?:that )?i(?:'d| would) (?:recommend|suggest)(?: [^,]{1,30}?)?,? (?:are|is) (?:that you )?(?:to )?|"
+        r"\bmy (?:suggestion|recommendation|advice) (?:would be|is)(?: that you| for you to| to)?\s+",
+        s,
+        re.IGNORECASE,
     )
     if m:
         s = s[m.end() :]

@@ -276,6 +276,9 @@ _FUTURE = re.compile(
     r"\b(?:this week|next week|this weekend|tomorrow|tonight|from now on|starting (?:today|tomorrow|monday)|every (?:day|morning|night|evening)|before (?:our|the) next)\b",
     re.IGNORECASE,
 )
+_PAST_TIME = re.compile(
+    r"\bago\b|\b(?:last|yesterday) (?:week|night|month|year|time|weekend)\b|\byesterday\b", re.I
+)
 _VAGUE_OBJECT = re.compile(
     r"^\w+ (?:it|that|this|them) (?:a (?:little|bit) |even |much )?\w+\.?$|"  # "Make it a little smoother"
     r"\b(?:some|a few|a couple of) (?:small |little |new )?(?:experiments|things|ideas|strategies|options)(?: for [\w ]{1,20})?\.?$|"
@@ -404,6 +407,9 @@ class _Session:
             part = C.strip_hedges(part)
             if not C.usable(part, max_words=max_words, unsure=sent.unsure_content) or sent.unsure_whole:
                 continue
+            # "I'm like, I'm not a complete fool": talk reported in passing, not what the person holds.
+            if re.search(r"\b(?:i'm|i am|i was|he's|she's|they're) like,", part, re.IGNORECASE):
+                continue
             swapped = C.second_person(part)
             if swapped:
                 # "This week you want to…" -> "You want to … this week": the person first.
@@ -510,7 +516,11 @@ class _Session:
         floor = max((w for _, w, _ in weighted), default=1.0)
         # Safety topics sort with the heaviest: they are rarely long, but they matter most.
         weighted = [(label, floor if _is_safety_label(label) else w, where) for label, w, where in weighted]
-        weighted = sorted(weighted, key=lambda w: -w[1])[:THEMES_MAX]
+        # A session's own nouns fill the places the catalogue left; they never push out a topic it
+        # recognised ("Cars" and "Polytech" are not worth losing "Law and probation" for).
+        topics, nouns_only = weighted[: len(chosen)], weighted[len(chosen) :]
+        nouns_only = sorted(nouns_only, key=lambda w: -w[1])[: max(1, THEMES_MAX - len(topics))]
+        weighted = sorted(topics + nouns_only, key=lambda w: -w[1])[:THEMES_MAX]
         total = sum(w for _, w, _ in weighted) or 1.0
         return [
             Theme(
@@ -566,6 +576,10 @@ class _Session:
                 clause
                 and C.word_count(clause) >= 3
                 and not set(content_stems(clause)) <= set(content_stems(have))
+                # "A couple of weeks ago" is when something happened, not when to do it; "to make
+                # an appointment for next week" is a plan of its own, not a detail of this one.
+                and not _PAST_TIME.search(clause)
+                and not re.match(r"^to \w+", clause, re.IGNORECASE)
             ):
                 self._consumed.add(nxt.idx)
                 return C.sentence(clause), {nxt.start}
@@ -636,7 +650,13 @@ class _Session:
             return bool(s.acts & {"change", "commitment", "agree"})
 
         for anchor in anchors:
-            for s in self.sents[max(0, anchor.idx - 4) : anchor.idx + 5]:
+            # Four turns either way: a run of "Yeah." - "Okay." does not move the talk on.
+            near = [
+                s
+                for s in self.sents[max(0, anchor.idx - 12) : anchor.idx + 13]
+                if abs(s.turn - anchor.turn) <= 4
+            ]
+            for s in near:
                 if s.negated or "question" in s.acts or "sustain" in s.acts:
                     continue
                 if planning(s) and stems & set(s.stems):
@@ -753,9 +773,12 @@ class _Session:
             return None
         what = None
         # Whole sentence first; then its main clauses ("…, so you can see the time" is a reason).
+        # Clauses of the sentence with its run-up gone too: "So I think just tell your friends…"
+        # starts with "so" only because of the run-up, not because it gives a reason.
+        bare = C.strip_hedges(sent.text)
         parts = [sent.text] + [
             p
-            for p in C.clauses(sent.text)
+            for p in dict.fromkeys(C.clauses(sent.text) + (C.clauses(bare) if bare != sent.text else []))
             if not re.match(
                 r"^(?:so|because|cause|'cause|which|although|though|but|or|then|whereas)\b", p, re.I
             )
@@ -811,6 +834,9 @@ class _Session:
                 return None
             text = f"Your therapist suggested you {C.lower_first(what).rstrip('.')}."
             score = 0.6
+        # "Think about making a big change" is a step, but the summary names a thing to do first.
+        if re.match(r"^(?:think|consider|reflect)\b", what, re.IGNORECASE):
+            score -= 0.4
         # The client's answer often holds the when ("I'm going to set it up this weekend").
         detail, detail_src = self._details(self.turns[sent.turn][-1], text)
         if detail:
@@ -1009,8 +1035,16 @@ class _Session:
         late = sent.pos >= 0.6 or bool(_FUTURE.search(sent.text))
         if not (commitment or planning or (late and "change" in sent.acts)):
             return None
+        # "What are your plans after high school?" - "I'm planning on going to school" in the first
+        # minutes tells the person's story; what the session agreed comes later or answers a plan.
+        if not planning and sent.pos < 0.3 and not _FUTURE.search(sent.text):
+            return None
         cue = _SPECIFIC if planning else (A._COMMITMENT if commitment else A._DESIRE)
-        clause = self.client_clause(sent, cue, 20, require_you=not planning)
+        clause = self.client_clause(sent, cue, 24, require_you=not planning)
+        listed = None
+        if clause and commitment and (_VAGUE_OBJECT.search(clause.lower()) or not content_stems(clause)):
+            listed = self._commitment_list(sent)
+            clause = listed or clause
         if not clause:
             return None
         low = clause.lower()
@@ -1023,7 +1057,7 @@ class _Session:
         # "Come back in a week" is all small words, and still a plan: the when makes it one.
         follow_up = bool(_FOLLOW_UP.search(low) and _SPECIFIC.search(low))
         if (
-            _VAGUE_OBJECT.search(low)
+            (_VAGUE_OBJECT.search(low) and clause != listed)
             or not (content_stems(clause) or follow_up)
             or A._AUX_CLOSED.match(clause)
         ):
@@ -1093,6 +1127,30 @@ class _Session:
             s.idx < sent.idx and not s.acts & {"agree"} and len(s.stems) >= 2 for s in self.turns[sent.turn]
         )
         return _Item(text, sources, score, sent.start, content_stems(text), opens_turn=not own_words_before)
+
+    def _commitment_list(self, sent: Sent) -> str | None:
+        """Several promises in one breath: "I'll go look at all those things, and I'll try to find
+        something, and I'll talk to my doctor about it" is one plan whose first piece alone ("look at
+        all those things") says too little. The pieces are kept in order, each in the person's own
+        words; a piece broken off and restarted ("I'll find-- I'll try to find something") keeps its
+        restart."""
+        if sent.unsure_whole:
+            return None
+        text = _plain_intent(C.strip_hedges(sent.text))
+        pieces = []
+        for part in C.clauses(text):
+            part = re.split(r"\s*(?:--|—|–)\s*", part)[-1]
+            part = re.sub(r"^(?:and|then|also),?\s+", "", part.strip(), flags=re.I).rstrip(".,;!")
+            m = re.match(r"^i(?:'ll| will| am going to|'m going to|'m gonna)\s+(.+)$", part, re.I)
+            if not m or not C.usable(m.group(1), max_words=12, unsure=sent.unsure_content):
+                continue
+            swapped = C.second_person(m.group(1))
+            if swapped:
+                pieces.append(swapped.rstrip(".!?"))
+        if len(pieces) < 2 or len(content_stems(" ".join(pieces))) < 2:
+            return None
+        joined = ", ".join(pieces[:-1]) + " and " + pieces[-1]
+        return f"you'll {joined}"
 
     # Questions for next time ---------------------------------------------------------------------
 
@@ -1408,6 +1466,10 @@ class _Session:
             if line:
                 out.append(SourcedText(text=line, sources=sorted(best.sources)))
 
+        proposal = self._open_proposal(next_steps)
+        if proposal:
+            out.append(proposal)
+
         if next_steps:
             # The most substantial agreement (said with detail and taken up, not just said last),
             # and, when there is one, the person's own decision too.
@@ -1421,7 +1483,7 @@ class _Session:
                 for i in sorted(
                     next_steps, key=lambda i: (not i.text.startswith(FOLLOW_UP_LEAD), weight(i)), reverse=True
                 )
-                if _summary_clause(_decision_line(i.text))
+                if _summary_clause(_decision_line(i.text), list_cut=True)
             ]
             picks = ranked[:1]
             own = [
@@ -1431,7 +1493,7 @@ class _Session:
             ]
             picks += own[:1]
             for best in sorted(picks, key=lambda i: i.at):
-                line = _summary_clause(_decision_line(best.text))
+                line = _summary_clause(_decision_line(best.text), list_cut=True)
                 if line:
                     out.append(SourcedText(text=C.sentence(line), sources=sorted(best.sources)))
 
@@ -1490,19 +1552,81 @@ class _Session:
             out = [SourcedText(text=_neutral(s.text), sources=s.sources) for s in out]
         return out[:6]
 
+    def _open_proposal(self, next_steps: list[_Item]) -> SourcedText | None:
+        """The therapist's main proposal that the person did not take up in the session: "What would
+        you think about trying that slightly different approach for two or three months?" - "Well,
+        two or three months is a long time…". It is half of what the session was about, so the
+        summary names it, with the person's answer in their own words; it is never a next step."""
+        step_stems = [set(i.stems) for i in next_steps]
+        for sent in reversed(self.sents):
+            if sent.speaker != "therapist" or sent.pos < 0.5 or sent.unsure_whole:
+                continue
+            if not sent.acts & {"advice", "negotiation", "options"} or "deferral" in sent.acts:
+                continue
+            if any(sent.start in i.sources for i in next_steps):
+                continue
+            answer, reply = self._reply(sent)
+            if answer != "declined":
+                continue
+            what = C.imperative(sent.text)
+            # "…for two or three months, to see whether it makes any difference": the ask, not its why.
+            what = what and re.split(r",\s+(?:just\s+)?to (?:see|find out|check)\b", what)[0]
+            if (
+                not what
+                or not C.usable(what, min_words=3, max_words=16, unsure=sent.unsure_content)
+                or len(content_stems(what)) < 3
+                or _WH_ASK.search(what)
+                or _MEET_AGAIN.search(what)
+                or any(len(st & set(content_stems(what))) >= 2 for st in step_stems)
+            ):
+                continue
+            what = re.sub(r"^(\w+) that (?=\w+ \w+)", r"\1 a ", C.lower_first(what))
+            said = next(
+                (
+                    (r, c)
+                    for r in reply[:3]
+                    if r.acts & {"sustain", "decline"} or r.negated
+                    if (c := self.client_clause(r, None, 16, require_you=False))
+                    and len(content_stems(c)) >= 2
+                ),
+                None,
+            )
+            if not said:
+                continue
+            r, clause = said
+            return SourcedText(
+                text=f"Your therapist suggested you {what.rstrip('.')}; you said {_that(clause)}.",
+                sources=sorted({sent.start, r.start}),
+            )
+        return None
+
     def _summary_fillers(
         self, have: list[SourcedText], insights: list[_Item], need: int
     ) -> list[SourcedText]:
         """More of what happened, for a summary that would be too thin: what the person brought,
         an insight or reflection not yet used, what they want to change. Each is still a composed
         clause from one sentence, and none repeats a line already there."""
-        used = {x for line in have for x in line.sources}
+        # The "about" line cites where each topic came up, not words it paraphrases (as below).
+        used = {
+            x for line in have if not line.text.startswith("This session was about") for x in line.sources
+        }
         out: list[SourcedText] = []
 
+        said = [content_stems(line.text) for line in have]
+
         def add(text: str, sources: list[float]) -> None:
-            if len(out) < need and not used & set(sources) and text:
-                out.append(SourcedText(text=text, sources=sources))
-                used.update(sources)
+            if len(out) >= need or used & set(sources) or not text:
+                return
+            # "You're like, you're not a complete fool" reports talk, it says nothing by itself; a
+            # line that says again what is there ("you don't smoke around him") adds nothing.
+            stems = content_stems(text)
+            if re.search(r"(?:you're|you were|he's|she's|they're) like,", text, re.IGNORECASE) or any(
+                _jaccard(stems, other) >= 0.5 for other in said
+            ):
+                return
+            out.append(SourcedText(text=text, sources=sources))
+            used.update(sources)
+            said.append(stems)
 
         opening = self._first_said([s for s in self.sents if s.pos < 0.35], None)
         if opening:
@@ -1875,19 +1999,30 @@ def _that(clause: str) -> str:
 _CLAUSE_BOUNDARY = re.compile(
     r"\s(?=(?:if|when|so|because|before|after|until|while|with|for the|by|so that|which|who|why|where|how|and then)\b)|,\s"
 )
+# The last resort: "…go home and throw out the bottles of wine | and stop having a glass at night".
+_AND_BOUNDARY = re.compile(r"\s(?=and\b)")
 
 
-def _summary_clause(line: str, limit: int = 14) -> str:
+def _summary_clause(line: str, limit: int = 14, *, list_cut: bool = False) -> str:
     """A summary line that paraphrases rather than copies a long run of words: the frame plus the
     decision up to its first clause boundary that keeps it whole and short."""
     if C.word_count(line) <= limit:
         return line
-    cuts = [m.start() for m in _CLAUSE_BOUNDARY.finditer(line)]
-    for cut in reversed(cuts):
-        head = re.sub(r"(?:\s+(?:and|or|but|then))+$", "", line[:cut].rstrip(" ,"))
-        if C.word_count(head) <= limit and C.ends_whole(head) and C.word_count(head) >= 5:
-            return head
+    for boundary in (_CLAUSE_BOUNDARY, _AND_BOUNDARY) if list_cut else (_CLAUSE_BOUNDARY,):
+        for cut in reversed([m.start() for m in boundary.finditer(line)]):
+            head = re.sub(r"(?:\s+(?:and|or|but|then))+$", "", line[:cut].rstrip(" ,"))
+            # "You decided that you'll go look at all those things" cut from a longer promise says nothing.
+            said = set(content_stems(head)) - _FRAME_STEMS
+            # "…all those things, try to find something" would drop the end of a list.
+            if boundary is _AND_BOUNDARY and "," in head:
+                continue
+            if C.word_count(head) <= limit and C.ends_whole(head) and C.word_count(head) >= 5 and said:
+                return head
     return ""
+
+
+# The summary's own frame words ("You decided that…", "You settled on a goal:"), not what was decided.
+_FRAME_STEMS = frozenset(content_stems("decided agreed settled goal plan idea"))
 
 
 def _short(text: str, clause_words: int, lead: str) -> str:

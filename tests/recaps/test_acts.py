@@ -150,3 +150,19 @@ def test_not_minding_is_wanting_not_a_negation():
 def test_praise_that_opens_with_what_is_not_a_question():
     acts = tag_therapist("What a great plan and you said you're going to start tomorrow.")
     assert not acts & {"question_open", "question_closed"}
+
+
+def test_an_objection_to_a_proposal_is_sustain_talk_not_change():
+    acts, _, _ = tag_client(
+        "Well, two or three months is a long time if there is something going on.",
+        after_therapist={"negotiation", "question_open"},
+    )
+    assert "sustain" in acts and "change" not in acts
+    acts, _, _ = tag_client("I'd like to cut down to two drinks a night.", after_therapist={"negotiation"})
+    assert "change" in acts
+
+
+def test_what_would_you_think_about_trying_is_a_proposal():
+    assert "negotiation" in tag_therapist("What would you think about trying a different approach?")
+    assert "negotiation" not in tag_therapist("What do you think about that?")
+    assert "options" in tag_therapist("So that might mean giving up an hour's sleep in the morning.")

@@ -120,3 +120,22 @@ def test_vocatives_are_not_content():
         C.strip_vocatives("Well, Ruth, it sounds like you're tired.") == "Well, it sounds like you're tired."
     )
     assert C.strip_vocatives("See you next week, Sam.") == "See you next week."
+
+
+def test_a_particle_after_its_verb_ends_a_phrase_a_preposition_does_not():
+    assert C.ends_whole("if there is something going on")
+    assert C.ends_whole("turn it off")
+    assert not C.ends_whole("I was thinking of")
+    assert not C.ends_whole("you went into the")
+
+
+def test_recommendation_leads_are_not_part_of_the_ask():
+    assert C.imperative("My suggestion is that you write it down every night.") == "Write it down every night"
+    assert (
+        C.imperative("How would you feel about cutting down to two drinks a night?")
+        == "Cut down to two drinks a night"
+    )
+    assert (
+        C.imperative("What would you think about trying it for say two or three months?")
+        == "Try it for two or three months"
+    )

@@ -635,3 +635,176 @@ def test_an_ask_with_how_inside_it_is_still_an_ask():
         ("client", "That feels scary, but yes, I will try to tell him on Sunday."),
     )
     assert "Tell your father one true thing about how work is going, on Sunday." in steps, steps
+
+
+def _build(*turns: tuple[str, str]) -> RecapResult:
+    segments = [
+        Segment(speaker=speaker, start=float(i * 10), end=float(i * 10 + 8), text=text)
+        for i, (speaker, text) in enumerate(turns)
+    ]
+    return get_engine("local").build(segments)
+
+
+def test_advice_after_a_run_up_is_a_step_once_taken_up():
+    steps = _steps(
+        ("client", "My friends still drink every weekend and I don't want that anymore."),
+        (
+            "therapist",
+            "So I think just tell your friends you know, you realized there's always bad things about it and you don't want to do it anymore, so you're just not going to.",
+        ),
+        ("client", "Okay. I think I can do that."),
+    )
+    assert (
+        "Tell your friends you realized there's always bad things about it and you don't want to do it anymore."
+        in steps
+    ), steps
+
+
+def test_several_promises_in_one_breath_are_one_step_in_order():
+    steps = _steps(
+        ("therapist", "There's patches, there's gum, there are quit smoking groups you can go to."),
+        ("client", "It's a lot."),
+        ("therapist", "I really need you to tell me that you're gonna quit smoking."),
+        (
+            "client",
+            "I'll-I'll go look at all those things and I'll find-- I guess I'll try to find something, and I'll talk to my doctor about it.",
+        ),
+    )
+    assert (
+        "You'll go look at all those things, try to find something and talk to your doctor about it." in steps
+    ), steps
+
+
+def test_life_plans_told_early_are_the_story_not_a_step():
+    turns = [
+        ("therapist", "And what are your plans for after high school?"),
+        ("client", "Well, I'm planning on going to school. I'd like to become a doctor one day."),
+    ]
+    # The rest of the session: long enough that the answer above sits in its first minutes.
+    turns += [
+        ("therapist", "Tell me more about the weekends."),
+        ("client", "We go to parties and there's always beer around."),
+    ] * 6
+    turns += [
+        ("therapist", "What would you like to do about the drinking?"),
+        ("client", "I'm going to stop drinking at parties, starting this weekend."),
+    ]
+    steps = _steps(*turns)
+    assert not any("school" in s.lower() for s in steps), steps
+    assert any("stop drinking at parties" in s for s in steps), steps
+
+
+def test_what_the_therapist_recommends_after_a_long_lead_is_the_ask():
+    steps = _steps(
+        ("client", "How would you advise me to get my friends to stop offering me drinks?"),
+        (
+            "therapist",
+            "So some of the things that I would recommend since you're interested are carrying around a different drink that looks like it has alcohol in it.",
+        ),
+        ("client", "Yeah, that's a good idea."),
+    )
+    assert "Carry around a different drink that looks like it has alcohol in it." in steps, steps
+
+
+def test_a_proposal_met_with_an_objection_is_in_the_summary_and_not_a_step():
+    result = _build(
+        # The proposal comes in the second half, where a session makes its plans.
+        ("client", "The pain is still there every day and the tests never find anything."),
+        ("therapist", "That sounds exhausting, four years of it."),
+        ("client", "I can't do the things I used to do."),
+        ("therapist", "Your life has shrunk down."),
+        ("client", "It has, and my husband is away a lot."),
+        ("therapist", "Given that we've tried medication and tests, I wonder about something else."),
+        (
+            "therapist",
+            "What would you think about trying a slightly different approach for say two or three months, just to see whether it makes any difference?",
+        ),
+        ("client", "Well, two or three months is a long time if there is something going on."),
+        ("therapist", "Right."),
+        ("therapist", "Perhaps if you could bring your tablets in, we can look at them together."),
+        ("client", "Okay. I'll make a list of the tablets that I'm taking."),
+    )
+    summary = " ".join(s.text for s in result.summary)
+    assert (
+        "Your therapist suggested you try a slightly different approach for two or three months; you said two or three months is a long time if there is something going on."
+        in summary
+    ), summary
+    assert not any("approach" in s.text for s in result.next_steps), result.next_steps
+    assert any("list of the tablets" in s.text for s in result.next_steps), result.next_steps
+
+
+def test_a_step_takes_its_when_but_not_a_past_time_or_another_plan():
+    steps = _steps(
+        ("therapist", "When he has a cold, keep him hydrated and avoid smoke around him."),
+        ("client", "Okay. A couple of weeks ago he had one."),
+    )
+    assert steps == ["Keep him hydrated and avoid smoke around him, when he has a cold."], steps
+    steps = _steps(
+        ("therapist", "Perhaps if you could bring your tablets in, we can look at them."),
+        ("client", "Okay. Well, to make an appointment for next week."),
+    )
+    assert steps == ["Bring your tablets in."], steps
+
+
+def test_a_recognised_topic_is_never_pushed_out_of_themes_by_a_session_noun():
+    turns = [
+        ("client", "My job is boring and my boss shouts at me."),
+        ("client", "School was never my thing, I left college early."),
+        ("client", "My mum and my dad still live in the same house."),
+        ("client", "I feel guilty about letting my family down, so much guilt."),
+    ] * 2
+    for _ in range(5):
+        turns += [
+            ("client", "I fixed cars at the polytech and the cars were great, cars all day."),
+            ("therapist", "Cars and the polytech."),
+        ]
+    turns += [
+        ("client", "I have to go to court again next month because of my probation."),
+        ("therapist", "Court is hard."),
+    ]
+    labels = [t.label for t in _build(*turns).themes]
+    assert "Law and probation" in labels, labels
+
+
+def test_going_to_bed_is_sleep_and_a_snoozed_alarm_alone_is_not():
+    labels = [
+        t.label
+        for t in _build(
+            ("therapist", "What time would you have to go to bed to be up by 6:15?"),
+            ("client", "I'd go to bed at 11:00 and then get up on time for school."),
+            ("therapist", "Going to bed at 11:00, then."),
+        ).themes
+    ]
+    assert "Sleep" in labels, labels
+    labels = [
+        t.label
+        for t in _build(
+            ("client", "My alarm goes off at seven and I snooze it four times, then I'm late for work."),
+            ("therapist", "Mornings are a rush before work."),
+        ).themes
+    ]
+    assert "Sleep" not in labels, labels
+
+
+def test_a_short_summary_is_filled_with_lines_that_say_something_new():
+    # The line that named the topic is still worth a sentence of its own.
+    lines = [
+        s.text
+        for s in _build(
+            ("therapist", "What brings you in?"),
+            ("client", "I want to stop smoking for good this year."),
+            ("therapist", "Okay."),
+        ).summary
+    ]
+    assert any("stop smoking for good" in line for line in lines), lines
+    result = _build(
+        ("therapist", "How are things with the smoking?"),
+        ("client", "I don't smoke around him. I try really hard not to smoke around him."),
+        ("therapist", "You protect him."),
+        ("client", "I'm like, I'm not a complete fool. I want to get my teeth fixed at the dentist."),
+        ("therapist", "Your teeth matter to you."),
+    )
+    lines = [s.text for s in result.summary]
+    assert not any("like," in line or "fool" in line for line in lines), lines
+    around_him = [line for line in lines if "around him" in line]
+    assert len(around_him) <= 1, lines

@@ -81,3 +81,8 @@ def test_a_noun_the_session_keeps_returning_to_is_a_theme_but_a_name_is_not():
     labels = {t.label for t in get_engine("local").build(segs(lines)).themes}
     assert "Allotment" in labels
     assert "Daniel" not in labels
+
+
+def test_teeth_and_the_dentist_are_dental_health_and_idioms_are_not():
+    assert T.topic_hits("My gums bleed and the dentist says I need a root canal")["dental_health"][0] >= 2
+    assert T.topic_hits("I have a sweet tooth for chocolate").get("dental_health", (0, 0))[0] == 0

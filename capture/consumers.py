@@ -1,6 +1,7 @@
 """The capture socket: authenticate, decode, delegate to the stream rules (stream.py), perform what they
 decide. Every refusal is an error frame or a documented close code (docs/protocol.md, stream.refusal)."""
 
+import asyncio
 import json
 import logging
 import time
@@ -19,6 +20,10 @@ from .selectors import capture_session_for_actor, capture_windows_left
 from .socket_guard import GuardedSocket
 
 log = logging.getLogger(__name__)
+
+
+# How long a new socket waits for an older one to queue its audio and let go of the session.
+TAKEOVER_WAIT_S = 2.0
 
 
 class CaptureConsumer(GuardedSocket):
@@ -62,6 +67,7 @@ class CaptureConsumer(GuardedSocket):
     async def disconnect(self, code):
         log.info("capture socket for session %s closed with %s", self.session_id, code)
         await self._keep_what_was_acked()
+        await self._release_writer()
         for group in (self.group, self.device_group):
             if group:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -80,6 +86,40 @@ class CaptureConsumer(GuardedSocket):
             log.warning(
                 "session %s: audio in memory not queued at close (%s)", self.session_id, type(exc).__name__
             )
+
+    async def _release_writer(self):
+        if self.rules is None:
+            return
+        try:
+            await asyncio.to_thread(
+                services.capture_writer_release, session_id=self.session_id, channel_name=self.channel_name
+            )
+        except (RedisError, OSError) as exc:  # the claim expires by itself
+            log.warning("session %s: writer claim not released (%s)", self.session_id, type(exc).__name__)
+
+    async def redis_tick(self):
+        if self.rules is None or self.superseded:
+            return
+        try:
+            await asyncio.to_thread(
+                services.capture_writer_refresh, session_id=self.session_id, channel_name=self.channel_name
+            )
+        except (RedisError, OSError):
+            pass  # the canary check on the next tick closes the socket if Redis is gone
+
+    async def _take_over(self):
+        """Asks any older socket of this session to let go, and waits until it has queued what it
+        acked (or for at most TAKEOVER_WAIT_S, for a socket that died without a word)."""
+        await self.channel_layer.group_send(self.group, {"type": "capture.takeover", "by": self.channel_name})
+        deadline = time.monotonic() + TAKEOVER_WAIT_S
+        while time.monotonic() < deadline:
+            holder = await asyncio.to_thread(services.capture_writer_holder, session_id=self.session_id)
+            if holder in (None, self.channel_name):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(
+            services.capture_writer_claim, session_id=self.session_id, channel_name=self.channel_name
+        )
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.rules is None or self.closing:
@@ -130,8 +170,9 @@ class CaptureConsumer(GuardedSocket):
 
     async def _hello(self, message: dict):
         channels = self.rules.hello(message)
-        # A newer socket for this session takes over: older ones close, so only one writer exists.
-        await self.channel_layer.group_send(self.group, {"type": "capture.takeover", "by": self.channel_name})
+        # A newer socket for this session takes over: older ones queue what they hold and close, so
+        # only one writer exists and `next` below continues after everything acked so far.
+        await self._take_over()
         first = {ch: await self._db(services.capture_resume_point, channel=ch) for ch in channels}
         session = await database_sync_to_async(CaptureSession.objects.get)(id=self.session_id)
         commit = {"0": session.commit_0, "1": session.commit_1}
@@ -163,7 +204,12 @@ class CaptureConsumer(GuardedSocket):
 
     async def capture_takeover(self, event):
         if event["by"] != self.channel_name:
+            # What this socket acked is queued first (the newer socket waits for the release below),
+            # then it lets go: the older tab's last seconds are kept, not overwritten.
+            if event["by"]:
+                await self._keep_what_was_acked()
             self.superseded = True
+            await self._release_writer()
             await self.close(code=protocol.CLOSE_TAKEN_OVER)
 
     async def device_revoked(self, event):

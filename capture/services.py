@@ -422,3 +422,45 @@ def capture_socket_canary_put(*, channel_name: str) -> None:
 def capture_socket_canary_alive(*, channel_name: str) -> bool:
     """True while the socket's key is still in Redis; refreshes its TTL in the same command."""
     return bool(audio_store.client().expire(_socket_canary_key(channel_name), SOCKET_CANARY_TTL_S))
+
+
+# The socket that writes a session's audio right now. A newer socket waits (briefly) for the older one
+# to queue what it acked and let go, so its `next` continues after that audio instead of writing over
+# it: a second tab takes over without losing the first tab's last seconds.
+WRITER_TTL_S = SOCKET_CANARY_TTL_S
+
+
+def _writer_key(session_id) -> str:
+    return f"uw:writer:{session_id}"
+
+
+def capture_writer_claim(*, session_id, channel_name: str) -> None:
+    audio_store.client().set(_writer_key(session_id), channel_name.encode(), ex=WRITER_TTL_S)
+
+
+def capture_writer_holder(*, session_id) -> str | None:
+    value = audio_store.client().get(_writer_key(session_id))
+    return value.decode() if value else None
+
+
+# Delete only our own claim: a newer socket's claim must survive an older socket's late close.
+_RELEASE_IF_MINE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def capture_writer_release(*, session_id, channel_name: str) -> None:
+    audio_store.client().eval(_RELEASE_IF_MINE, 1, _writer_key(session_id), channel_name.encode())
+
+
+_REFRESH_IF_MINE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def capture_writer_refresh(*, session_id, channel_name: str) -> None:
+    audio_store.client().eval(
+        _REFRESH_IF_MINE, 1, _writer_key(session_id), channel_name.encode(), WRITER_TTL_S
+    )

@@ -94,3 +94,7 @@ class GuardedSocket(AsyncWebsocketConsumer):
                 log.warning("session %s: Redis lost this socket's key (restarted?), closing", self.session_id)
                 await self.close(code=protocol.CLOSE_RESEND)
                 return
+            await self.redis_tick()
+
+    async def redis_tick(self):
+        """Called every REDIS_CHECK_S while Redis answers: keep-alives of the subclass's own keys."""

@@ -1,3 +1,5 @@
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from redis.exceptions import RedisError
 
 from . import services
 from .exceptions import InvalidTransition
@@ -47,6 +50,7 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
         if is_self:
             return redirect("capture:self_start")
         return redirect("capture:consent", session_id=session.id)
+    under_way = session.status in (CaptureSession.Status.RECORDING, CaptureSession.Status.PAUSED)
     return render(
         request,
         "capture/record.html",
@@ -58,9 +62,9 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
             "max_self_clock": f"{max_self_s // 60}:{max_self_s % 60:02d}",
             "ws_path": f"/ws/capture/{session.id}/",
             # A session under way (a reload, a closed tab): the page says so and offers to finish.
-            "captured_s": session_captured_s(session_id=session.id)
-            if session.status in (CaptureSession.Status.RECORDING, CaptureSession.Status.PAUSED)
-            else 0,
+            "captured_s": session_captured_s(session_id=session.id) if under_way else 0,
+            # Another tab or device holds the socket right now: Start here moves the recording here.
+            "recording_elsewhere": under_way and _recording_elsewhere(session.id),
             "recap_url_prefix": reverse("recaps:list"),
             # A capture-scoped laptop may not open notes (they are content); the phone can.
             "note_url": None if request.capture_device else reverse("recaps:after_note_new"),
@@ -115,3 +119,16 @@ def session_status(request: HttpRequest, session_id) -> JsonResponse:
             "recap_url": reverse("recaps:detail", kwargs={"recap_id": recap.id}) if recap else None,
         }
     )
+
+
+def _recording_elsewhere(session_id) -> bool:
+    """True when another page holds the session's socket. After a reload the old page's socket lets go
+    a moment after this request arrives, so a claim is given a few tenths of a second to go."""
+    try:
+        for _ in range(8):
+            if services.capture_writer_holder(session_id=session_id) is None:
+                return False
+            time.sleep(0.05)
+        return True
+    except (RedisError, OSError):
+        return False  # the page works without the hint

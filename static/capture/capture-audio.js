@@ -88,6 +88,11 @@ export async function openAudio(wantTab, { onFrame, onLevel, onNotice }) {
   let notice = "";
   let callAudio = null;
   const stopAll = () => streams.forEach((s) => s.getTracks().forEach((t) => t.stop()));
+  const watchEnded = (track) =>
+    track.addEventListener("ended", () => {
+      // A track we replaced ourselves (the tab shared again) ends quietly.
+      if (!track.replaced) onNotice("The call's audio is no longer shared. Your microphone is still recording.");
+    });
   try {
     if (wantTab) {
       const display = await displayPromise;
@@ -99,8 +104,7 @@ export async function openAudio(wantTab, { onFrame, onLevel, onNotice }) {
         const tracks = display.getAudioTracks();
         if (tracks.length) {
           callAudio = new MediaStream(tracks);
-          tracks[0].addEventListener("ended", () =>
-            onNotice("The call's audio is no longer shared. Your microphone is still recording."));
+          watchEnded(tracks[0]);
         } else {
           notice = "The shared tab came without its sound (the “Share tab audio” switch was off), so we are recording your microphone only. To include the call, stop and start again.";
         }
@@ -127,14 +131,60 @@ export async function openAudio(wantTab, { onFrame, onLevel, onNotice }) {
       if (msg.type === "frame") onFrame(msg.ch, msg.buf);
       else if (msg.type === "level") onLevel({ ch: msg.ch, rms: msg.rms, peak: msg.peak });
     };
-    ctx.createMediaStreamSource(mic).connect(node, 0, 0);
-    if (callAudio) ctx.createMediaStreamSource(callAudio).connect(node, 0, 1);
+    const sources = [ctx.createMediaStreamSource(mic), callAudio ? ctx.createMediaStreamSource(callAudio) : null];
+    const inputs = [mic, callAudio];
+    sources[0].connect(node, 0, 0);
+    if (sources[1]) sources[1].connect(node, 0, 1);
     await resumed;
+
+    // A new source on the same channel, without ending the session: the
+    // worklet keeps numbering frames, so the recording simply goes on.
+    const swap = (ch, stream) => {
+      const source = ctx.createMediaStreamSource(stream);
+      source.connect(node, 0, ch);
+      if (sources[ch]) sources[ch].disconnect();
+      if (inputs[ch]) {
+        for (const t of inputs[ch].getTracks()) {
+          t.replaced = true;
+          t.stop();
+        }
+      }
+      sources[ch] = source;
+      inputs[ch] = stream;
+      streams.push(stream);
+    };
 
     let flushed = null;
     return {
       channels,
       notice,
+      /** Asks for the call's tab again (from a click) and records it on channel 1. */
+      async shareTabAgain() {
+        if (!channels.includes(1)) throw new CaptureError("This recording has no call audio to share again.");
+        let display;
+        try {
+          display = await navigator.mediaDevices.getDisplayMedia(DISPLAY_CONSTRAINTS);
+        } catch {
+          throw new CaptureError("No tab was shared. Your microphone is still recording.");
+        }
+        display.getVideoTracks().forEach((t) => t.stop());
+        const tracks = display.getAudioTracks();
+        if (!tracks.length) {
+          throw new CaptureError("That tab came without its sound. Share it again with “Share tab audio” switched on.");
+        }
+        watchEnded(tracks[0]);
+        swap(1, new MediaStream(tracks));
+      },
+      /** Records channel 0 from another microphone. */
+      async useMicrophone(deviceId) {
+        let stream;
+        try {
+          stream = await navigator.mediaDevices.getUserMedia({ audio: { ...MIC_CONSTRAINTS.audio, deviceId: { exact: deviceId } } });
+        } catch (err) {
+          throw new CaptureError(micError(err));
+        }
+        swap(0, stream);
+      },
       post: (msg) => node.port.postMessage(msg),
       // Resolves once the worklet has posted its last (zero-padded) frame.
       // The timeout covers a context the system suspended, which would never

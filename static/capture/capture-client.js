@@ -41,7 +41,10 @@ const FATAL = {
   4413: "This session reached the 3-hour limit, so recording has stopped.",
 };
 
-const STATUS_OF = { connecting: 1, connected: 1, reconnecting: 1, "catching-up": 1, closed: 1 };
+const STATUS_OF = { connecting: 1, connected: 1, reconnecting: 1, "catching-up": 1, closed: 1, elsewhere: 1 };
+// Another socket of this session took over (docs/protocol.md): reconnecting
+// by ourselves would take it back, and the two tabs would loop for ever.
+const TAKEN_OVER = 4408;
 
 /** The 8-byte header `<BBHI` (version 1, channel, flags 0, seq) + payload. */
 export function packFrame(ch, seq, payload) {
@@ -57,7 +60,8 @@ export function packFrame(ch, seq, payload) {
 
 /**
  * Events (detail in braces):
- *   state {connection}   connecting | connected | reconnecting | catching-up | closed
+ *   state {connection}   connecting | connected | reconnecting | catching-up | closed | elsewhere
+ *   elsewhere {}   another tab (or device) took this recording over; reclaim() takes it back
  *   level {ch, rms, peak}   ~10 per second per channel
  *   speech {ch, active}   the server's voice activity per channel
  *   recorded {seconds}   recorded time (pauses excluded)
@@ -90,6 +94,8 @@ export class CaptureClient extends EventTarget {
     this.flushed = false; // the worklet's last frame is in
     this.stopSent = false; // on this connection
     this.finished = false; // done or fatal: no more reconnects
+    this.elsewhere = false; // taken over by another tab: no reconnects until reclaim()
+    this.source = "mic";
     this.ws = null;
     this.welcomed = false;
     this.everWelcomed = false;
@@ -121,6 +127,7 @@ export class CaptureClient extends EventTarget {
   /** Opens the sources and the socket. Call directly from a click handler. */
   async start({ source = "mic" } = {}) {
     if (this.audio || this.ws || this.finished) throw new CaptureError("Recording has already started.");
+    this.source = source;
     this.audio = await openAudio(source === "tab", {
       onFrame: (ch, buf) => this.acceptFrame(ch, buf),
       onLevel: (detail) => this.emit("level", detail),
@@ -129,6 +136,42 @@ export class CaptureClient extends EventTarget {
     this.channels = this.audio.channels;
     this.connect();
     return { source: this.channels.length === 2 ? "tab" : "mic", notice: this.audio.notice };
+  }
+
+  /**
+   * Takes the recording back from the tab that took it over. Call directly
+   * from a click handler (the tab picker needs the gesture). What this page
+   * recorded before it let go is already queued on the server (the server
+   * queues what a socket acked when another one takes over), so numbering
+   * starts again from the server's `next` and the timer continues from there.
+   */
+  async reclaim() {
+    if (!this.elsewhere || this.finished) return;
+    this.elsewhere = false;
+    this.frames = [new Map(), new Map()];
+    this.prelude = [[], []];
+    this.numbered = false;
+    this.nextSeq = [0, 0];
+    this.paused = false;
+    this.attempt = 0;
+    try {
+      await this.start({ source: this.source });
+    } catch (err) {
+      this.elsewhere = true;
+      throw err;
+    }
+  }
+
+  /** The call's tab again, on the same channel (from a click: the picker needs it). */
+  async shareTabAgain() {
+    if (!this.audio) throw new CaptureError("Recording isn't running in this tab.");
+    await this.audio.shareTabAgain();
+  }
+
+  /** Another microphone on channel 0, without ending the session. */
+  async useMicrophone(deviceId) {
+    if (!this.audio) throw new CaptureError("Recording isn't running in this tab.");
+    await this.audio.useMicrophone(deviceId);
   }
 
   /** Page opened after Stop (session "ending"): no audio, just wait for the recap. */
@@ -210,7 +253,7 @@ export class CaptureClient extends EventTarget {
   connect() {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.finished) return;
+    if (this.finished || this.elsewhere) return;
     this.setConnection(this.everWelcomed ? "reconnecting" : "connecting");
     if (!this.heartbeat) this.heartbeat = setInterval(() => this.checkAlive(), 5000);
     let ws;
@@ -328,7 +371,22 @@ export class CaptureClient extends EventTarget {
     clearTimeout(this.pumpTimer);
     if (this.finished) return;
     if (FATAL[code]) return this.fail(code);
+    if (code === TAKEN_OVER && !this.stopping) return this.letGo();
     this.scheduleReconnect();
+  }
+
+  // The other tab records from now on; this one stops its microphone (two
+  // tabs recording the same voice help nobody) and waits to be asked back.
+  letGo() {
+    this.elsewhere = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    if (this.audio) this.audio.close();
+    this.audio = null;
+    this.setConnection("elsewhere");
+    this.emit("elsewhere", {});
   }
 
   // 0.5 s doubling to 15 s, with jitter so that many browsers do not all
@@ -461,6 +519,7 @@ export class CaptureClient extends EventTarget {
 
   /** True while closing the tab would lose audio the server has not stored. */
   get hasUnsavedAudio() {
-    return !this.finished && (this.audio !== null || this.stats.backlogSeconds > 0);
+    // Taken over: what this page acked is queued on the server, and the other tab records now.
+    return !this.finished && !this.elsewhere && (this.audio !== null || this.stats.backlogSeconds > 0);
   }
 }

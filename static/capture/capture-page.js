@@ -3,6 +3,7 @@
 // page: the server only sends levels, speech on/off, counts and the recap link.
 import { captureSupported, tabAudioSupport } from "./capture-audio.js";
 import { CaptureClient } from "./capture-client.js";
+import { ChannelWatchdog } from "./capture-watchdog.js";
 
 const root = document.getElementById("capture");
 const $ = (id) => document.getElementById(id);
@@ -13,9 +14,11 @@ const CONNECTION_WORDS = {
   reconnecting: "Reconnecting…",
   "catching-up": "Catching up…",
   closed: "Finished",
+  elsewhere: "Recording in another tab",
 };
 
 const client = new CaptureClient({ wsPath: root.dataset.wsPath });
+let watchdog = new ChannelWatchdog([0]);
 let phase = "setup";
 let wakeLock = null;
 
@@ -127,6 +130,7 @@ $("start").addEventListener("click", async () => {
   try {
     const { source, notice } = await pending;
     if (!selfMode) show("channel-1", source === "tab");
+    watchdog = new ChannelWatchdog(source === "tab" ? [0, 1] : [0]);
     showNotice(notice);
     setPhase("live");
     keepAwake();
@@ -146,6 +150,7 @@ $("pause").addEventListener("click", () => {
   show("paused-label", true);
   root.dataset.paused = "true";
   resetSpeech();
+  quietAgain();
   $("resume").focus();
 });
 
@@ -155,6 +160,7 @@ $("resume").addEventListener("click", () => {
   show("pause", true);
   show("paused-label", false);
   delete root.dataset.paused;
+  quietAgain();
   $("pause").focus();
 });
 
@@ -191,7 +197,10 @@ client.addEventListener("state", ({ detail }) => {
 });
 
 client.addEventListener("level", ({ detail }) => {
-  if (root.dataset.paused) return;
+  if (root.dataset.paused || root.dataset.elsewhere) return;
+  for (const ch of watchdog.level(detail.ch, detail.rms, detail.peak, performance.now() / 1000)) {
+    showAlert(ch, watchdog.alerts[ch]);
+  }
   // Speech sits around -40..-10 dBFS; map -60..0 dB onto the bar.
   const db = 20 * Math.log10(Math.max(detail.rms, 1e-6));
   const fill = Math.min(1, Math.max(0, (db + 60) / 60));
@@ -236,6 +245,92 @@ client.addEventListener("commit", ({ detail }) => {
 });
 
 client.addEventListener("backlog", ({ detail }) => show("backlog-warning", detail.over));
+
+// ---- a channel that hears nothing ----
+
+function showAlert(ch, alert) {
+  const box = $(`alert-${ch}`);
+  if (!box) return;
+  box.hidden = !alert;
+  if (alert && ch === 0) listMicrophones();
+}
+
+function quietAgain() {
+  watchdog.reset();
+  for (const ch of [0, 1]) showAlert(ch, null);
+}
+
+async function listMicrophones() {
+  const picker = $("mic-picker");
+  let devices = [];
+  try {
+    devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audioinput");
+  } catch {
+    /* no list: the picker stays empty and the button says why */
+  }
+  picker.replaceChildren(
+    ...devices.map((d, i) => {
+      const option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || `Microphone ${i + 1}`;
+      return option;
+    }),
+  );
+}
+
+async function fixChannel(button, action) {
+  button.disabled = true;
+  showError("");
+  try {
+    await action();
+    quietAgain();
+    showNotice("");
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+if ($("reshare-tab")) {
+  // Straight from the click: the tab picker needs the gesture.
+  $("reshare-tab").addEventListener("click", () => fixChannel($("reshare-tab"), () => client.shareTabAgain()));
+}
+$("use-mic").addEventListener("click", () => fixChannel($("use-mic"), () => client.useMicrophone($("mic-picker").value)));
+
+// ---- the same session opened in another tab ----
+
+client.addEventListener("elsewhere", () => {
+  root.dataset.elsewhere = "true";
+  quietAgain();
+  show("stop-confirm-box", false);
+  show("elsewhere", true);
+  releaseWake();
+  $("take-back").focus();
+});
+
+$("take-back").addEventListener("click", async () => {
+  $("take-back").disabled = true;
+  showError("");
+  try {
+    await client.reclaim(); // straight from the click: the tab picker needs it
+    watchdog = new ChannelWatchdog(client.channels);
+    delete root.dataset.elsewhere;
+    show("elsewhere", false);
+    // The recording starts again unpaused here.
+    show("resume", false);
+    show("pause", true);
+    show("paused-label", false);
+    delete root.dataset.paused;
+    resetSpeech();
+    keepAwake();
+    $("pause").focus();
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    $("take-back").disabled = false;
+  }
+});
 
 client.addEventListener("notice", ({ detail }) => showNotice(detail.message));
 

@@ -272,9 +272,11 @@ def test_audio_acked_but_not_yet_windowed_survives_the_page_going_away(consented
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("no_transcribe")
-def test_a_socket_that_was_taken_over_leaves_its_memory_to_the_newer_one(consented_session, cookie):
-    """The older of two sockets closes on takeover without queueing: the newer one resends from its
-    own `next`, so the two never write the same frames."""
+def test_a_socket_taken_over_queues_what_it_acked_and_the_newer_one_continues_after_it(
+    consented_session, cookie
+):
+    """Two tabs: the older socket queues what it acked before it closes, and the newer one waits for
+    that, so its `next` continues after the older tab's last seconds instead of writing over them."""
 
     async def scenario():
         old = communicator(consented_session.id, cookie=cookie)
@@ -294,5 +296,20 @@ def test_a_socket_that_was_taken_over_leaves_its_memory_to_the_newer_one(consent
 
     welcome, code = run(scenario)
     assert code == 4408
-    assert welcome["next"] == {"0": 0}
-    assert not CaptureWindow.objects.filter(session=consented_session).exists()
+    assert welcome["next"] == {"0": 10}
+    window = CaptureWindow.objects.get(session=consented_session)
+    assert (window.seq_first, window.seq_last) == (0, 9)
+
+
+def test_a_writer_claim_is_released_and_refreshed_only_by_its_holder(consented_session, redis_client):
+    sid = consented_session.id
+    services.capture_writer_claim(session_id=sid, channel_name="newer")
+    services.capture_writer_release(session_id=sid, channel_name="older")  # a late close of the older
+    assert services.capture_writer_holder(session_id=sid) == "newer"
+    redis_client.expire(f"uw:writer:{sid}", 5)
+    services.capture_writer_refresh(session_id=sid, channel_name="older")
+    assert redis_client.ttl(f"uw:writer:{sid}") <= 5
+    services.capture_writer_refresh(session_id=sid, channel_name="newer")
+    assert redis_client.ttl(f"uw:writer:{sid}") > 5
+    services.capture_writer_release(session_id=sid, channel_name="newer")
+    assert services.capture_writer_holder(session_id=sid) is None

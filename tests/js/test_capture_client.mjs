@@ -246,3 +246,28 @@ test("after a reconnect the client's own pause state wins, and a stop from anoth
   assert.equal(c.stopping, true);
   assert.equal(sockets[1].json().at(-1).type, "stop");
 });
+
+test("4408 (another tab took over): no reconnect, no loop; reclaim() numbers from the server's next", async (t) => {
+  const { c, events, sockets } = newClient(t, [0]);
+  c.addEventListener("elsewhere", () => events.push({ type: "elsewhere" }));
+  c.connect();
+  await sleep(5);
+  sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 0 } });
+  for (let i = 0; i < 5; i++) c.acceptFrame(0, frame(i));
+  sockets[0].serverCloses(4408);
+  await sleep(1200); // past the first two backoffs
+  assert.equal(sockets.length, 1, "the older tab waits to be asked");
+  assert.equal(c.connection, "elsewhere");
+  assert.ok(events.some((e) => e.type === "elsewhere"));
+  assert.equal(c.hasUnsavedAudio, false, "no leave-page warning: the server queued what it acked");
+  // reclaim() reopens the audio (a click in the page); here the audio is the test's frames.
+  c.start = async () => c.connect();
+  await c.reclaim();
+  await sleep(5);
+  assert.equal(sockets.length, 2);
+  c.acceptFrame(0, frame(7));
+  sockets[1].serverSays({ type: "welcome", status: "recording", commit: { 0: 9 }, next: { 0: 40 } });
+  await sleep(5);
+  assert.deepEqual(sockets[1].frames().map((f) => f.seq), [40], "new audio continues after the other tab's");
+  assert.equal(c.recordedSeconds, 41 * 0.2);
+});

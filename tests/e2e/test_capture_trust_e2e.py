@@ -1,0 +1,223 @@
+"""Capture you can trust, in real headless Chromium with the real stack (Daphne, Redis, the worker,
+tiny.en) and a fake microphone playing speech: a reload, a closed tab and a second tab lose nothing,
+always end in one recap, and tell the person what is going on."""
+
+import re
+import time
+
+import pytest
+
+from capture import services
+from capture.audio_store import KEY_PREFIX
+from capture.consent.services import consent_record_save
+from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
+from recaps.models import Recap
+from tests.audio import espeak_pcm, silence, write_wav
+from tests.e2e.test_self_recap_e2e import fake_mic_browser, login, shoot, wait_for, words
+from tests.factories import consent_record
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+SPOKEN = (
+    "My name is Jordan. Work has been heavy and I sleep five hours a night. "
+    "I want to walk after lunch three days a week, starting on Monday."
+)
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory):
+    """The speech once, then silence (%noloop): every page that opens the microphone hears it anew."""
+    tmp = tmp_path_factory.mktemp("trust")
+    return write_wav(tmp / "speech.wav", [silence(0.5) + espeak_pcm(SPOKEN, tmp_dir=tmp)])
+
+
+def consented_session(user) -> CaptureSession:
+    session = services.capture_session_create(user=user)
+    consent_record_save(session=session, consent=consent_record())
+    return session
+
+
+def heard_words(session, *, before_s: float | None = None) -> set[str]:
+    rows = TranscriptSegment.objects.filter(session=session)
+    if before_s is not None:
+        rows = rows.filter(start__lt=before_s)
+    return words(" ".join(r.text for r in rows))
+
+
+def record(page, seconds: float) -> float:
+    """Presses Start (or Continue) and lets the microphone run; returns the seconds it ran."""
+    page.click("#start")
+    page.wait_for_selector("#capture-live:not([hidden])")
+    started = time.monotonic()
+    page.wait_for_timeout(seconds * 1000)
+    return time.monotonic() - started
+
+
+def stop_and_wait_for_recap(page) -> None:
+    page.click("#stop")
+    page.click("#stop-confirm")
+    page.wait_for_selector("#recap-link:not([hidden])", timeout=120_000)
+
+
+def nothing_left(session_id, redis_client) -> None:
+    assert not CaptureWindow.objects.filter(session_id=session_id).exists()
+    assert not TranscriptSegment.objects.filter(session_id=session_id).exists()
+    assert redis_client.keys(f"{KEY_PREFIX}*") == []
+
+
+def test_a_reload_mid_recording_loses_nothing_and_says_you_were_recording(
+    asgi_server, celery_worker, user, clean_redis, playwright_instance, speech_wav, artifacts_dir
+):
+    session = consented_session(user)
+    browser = fake_mic_browser(playwright_instance, speech_wav)
+    try:
+        page = browser.new_context(viewport=PHONE).new_page()
+        page.on("dialog", lambda dialog: dialog.accept())  # the leave-page warning, accepted
+        login(page, asgi_server.url, user)
+        page.goto(f"{asgi_server.url}/capture/s/{session.id}/")
+        before_reload = record(page, 25)
+        page.reload()
+
+        # Coming back: the page says a recording is under way, with the server's figures.
+        banner = page.wait_for_selector("#resume-banner")
+        assert re.search(r"You were recording \(.+ captured\)", banner.inner_text())
+        shoot(page, artifacts_dir, "capture-resume")
+        # The words of the first page were transcribed from what the server held when it went away.
+        wait_for(
+            lambda: len(heard_words(session, before_s=before_reload) & words(SPOKEN)) >= 6,
+            timeout_s=90,
+            what="the words spoken before the reload",
+        )
+        after_reload = record(page, 12)
+        # The timer continued from the server's figure, not from 00:00.
+        minutes, seconds = map(int, page.inner_text("#timer").split(":"))
+        assert minutes * 60 + seconds >= before_reload + after_reload - 2
+        stop_and_wait_for_recap(page)
+    finally:
+        browser.close()
+
+    recap = Recap.objects.get(session=session)
+    assert recap.data["stats"]["recorded_s"] >= before_reload + after_reload - 1
+    assert words(" ".join(strings_of(recap.data))) & words(SPOKEN)
+    nothing_left(session.id, clean_redis)
+
+
+def strings_of(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_of(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings_of(v)
+
+
+def test_a_closed_tab_is_listed_at_home_to_continue_finish_or_discard(
+    asgi_server, celery_worker, user, clean_redis, playwright_instance, speech_wav, artifacts_dir
+):
+    base = asgi_server.url
+    browser = fake_mic_browser(playwright_instance, speech_wav)
+    try:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        login(page, base, user)
+
+        def record_then_close(seconds: float) -> CaptureSession:
+            session = consented_session(user)
+            tab = context.new_page()
+            tab.goto(f"{base}/capture/s/{session.id}/")
+            record(tab, seconds)
+            tab.close()  # the tab goes away: no Stop, no leave-page question
+            return session
+
+        # Continue, then Stop: one complete recap.
+        first = record_then_close(20)
+        page.goto(f"{base}/")
+        listed = page.wait_for_selector("#unfinished")
+        assert "A recording isn't finished" in listed.inner_text()
+        shoot(page, artifacts_dir, "home-unfinished")
+        page.click("#unfinished a:has-text('Continue recording')")
+        page.wait_for_url(re.compile(rf".*/capture/s/{first.id}/$"))
+        page.wait_for_selector("#resume-banner")
+        record(page, 5)
+        stop_and_wait_for_recap(page)
+        recap = Recap.objects.get(session=first)
+        assert recap.data["stats"]["recorded_s"] >= 24
+        assert words(" ".join(strings_of(recap.data))) & words(SPOKEN)
+
+        # Finish now: a recap from what was committed, without opening the capture page again.
+        second = record_then_close(20)
+        wait_for(
+            lambda: len(heard_words(second) & words(SPOKEN)) >= 6, timeout_s=90, what="the committed words"
+        )
+        page.goto(f"{base}/")
+        page.click("#unfinished button:has-text('Finish now')")
+        wait_for(lambda: Recap.objects.filter(session=second).exists(), timeout_s=90, what="the recap")
+        assert words(" ".join(strings_of(Recap.objects.get(session=second).data))) & words(SPOKEN)
+
+        # Discard: every window, audio key and segment goes, and nothing is listed any more.
+        third = record_then_close(6)
+        page.goto(f"{base}/")
+        page.click("#unfinished summary")
+        page.click("#unfinished button:has-text('Discard this recording')")
+        page.wait_for_load_state()
+        wait_for(
+            lambda: not CaptureSession.objects.filter(id=third.id).exists(), timeout_s=30, what="discard"
+        )
+        page.goto(f"{base}/")
+        assert page.query_selector("#unfinished") is None
+    finally:
+        browser.close()
+    assert Recap.objects.filter(user=user).count() == 2
+    for session_id in (first.id, second.id, third.id):
+        nothing_left(session_id, clean_redis)
+
+
+def test_two_tabs_one_session_one_recap_and_the_older_tab_says_where_it_went(
+    asgi_server, celery_worker, user, clean_redis, playwright_instance, speech_wav, artifacts_dir
+):
+    session = consented_session(user)
+    base = asgi_server.url
+    browser = fake_mic_browser(playwright_instance, speech_wav)
+    try:
+        context = browser.new_context(viewport=PHONE)
+        older = context.new_page()
+        sockets = {"older": 0, "newer": 0}
+        older.on("websocket", lambda ws: sockets.__setitem__("older", sockets["older"] + 1))
+        login(older, base, user)
+        older.goto(f"{base}/capture/s/{session.id}/")
+        first = record(older, 12)
+
+        newer = context.new_page()
+        newer.on("websocket", lambda ws: sockets.__setitem__("newer", sockets["newer"] + 1))
+        newer.goto(f"{base}/capture/s/{session.id}/")
+        newer.wait_for_selector("#resume-banner")
+        second = record(newer, 10)
+        # The older tab let go, says so, and does not try to take the session back by itself.
+        message = older.wait_for_selector("#elsewhere:not([hidden])", timeout=10_000)
+        assert "This recording continues in another tab" in message.inner_text()
+        assert older.inner_text("#conn-state") == "Recording in another tab"
+        shoot(older, artifacts_dir, "capture-takeover")
+        older.wait_for_timeout(3000)
+        assert sockets == {"older": 1, "newer": 1}, sockets
+
+        # Moved back: the newer tab now shows the message, and the recording goes on in the older one.
+        older.click("#take-back")
+        older.wait_for_selector("#elsewhere", state="hidden")
+        newer.wait_for_selector("#elsewhere:not([hidden])", timeout=10_000)
+        older.wait_for_timeout(6000)
+        third = 6
+        stop_and_wait_for_recap(older)
+        assert sockets == {"older": 2, "newer": 1}, sockets
+        assert newer.inner_text("#conn-state") == "Recording in another tab"
+    finally:
+        browser.close()
+
+    assert Recap.objects.filter(session=session).count() == 1
+    recap = Recap.objects.get(session=session)
+    # Nothing the first tab recorded was written over by the second: all three stretches are there.
+    assert recap.data["stats"]["recorded_s"] >= first + second + third - 3
+    assert CaptureSession.objects.get(id=session.id).status == "done"
+    nothing_left(session.id, clean_redis)

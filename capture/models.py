@@ -82,6 +82,10 @@ class CaptureSession(models.Model):
     # Set when nobody pressed Stop and the purge job finished the session from what was saved
     # (capture.services.transcript_purge_stale); the recap says so.
     finished_automatically = models.BooleanField(default=False)
+    # The key the capture page encrypts its not-yet-committed audio with in the browser (IndexedDB),
+    # so a reload loses nothing. Held here, never in the browser, and blanked when the recap is made:
+    # whatever a browser still holds is unreadable from then on. See docs/protocol.md.
+    backlog_key = EncryptedTextField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,7 +1,9 @@
 """Writes of the capture pipeline. State transitions are guarded here; consumers and views only
 decode and delegate."""
 
+import base64
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -346,7 +348,8 @@ def session_handoff(
         TranscriptSegment.objects.filter(session=session).delete()
         CaptureWindow.objects.filter(session=session).delete()
         session.status = Status.DONE
-        session.save(update_fields=["status"])
+        session.backlog_key = None  # a browser's leftover backlog is unreadable from now on
+        session.save(update_fields=["status", "backlog_key"])
     audio_store.window_audio_delete(window_ids=window_ids)
     database_wal_truncate()
     log.info("session %s: handed over %d segments", session_id, len(rows))
@@ -381,7 +384,9 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
     with transaction.atomic():
         segments, _ = TranscriptSegment.objects.filter(session__in=stale).delete()
         windows, _ = CaptureWindow.objects.filter(id__in=window_ids).delete()
-        stale.filter(status__in=[Status.RECORDING, Status.PAUSED, Status.ENDING]).update(status=Status.FAILED)
+        stale.filter(status__in=[Status.RECORDING, Status.PAUSED, Status.ENDING]).update(
+            status=Status.FAILED, backlog_key=None
+        )
     audio = audio_store.window_audio_delete(window_ids=window_ids)
     if segments:
         database_wal_truncate()
@@ -464,3 +469,20 @@ def capture_writer_refresh(*, session_id, channel_name: str) -> None:
     audio_store.client().eval(
         _REFRESH_IF_MINE, 1, _writer_key(session_id), channel_name.encode(), WRITER_TTL_S
     )
+
+
+# The browser's encrypted backlog (static/capture/backlog-store.js): one random AES-256 key per session.
+BACKLOG_KEY_STATUSES = (Status.RECORDING, Status.PAUSED, Status.ENDING)
+
+
+def capture_backlog_key(*, session_id) -> str | None:
+    """The session's backlog key (base64url, 32 bytes), made on first use; None once the session has
+    its recap (or failed): a page opened then has nothing to keep."""
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().get(id=session_id)
+        if session.status not in BACKLOG_KEY_STATUSES:
+            return None
+        if not session.backlog_key:
+            session.backlog_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+            session.save(update_fields=["backlog_key"])
+        return session.backlog_key

@@ -65,6 +65,8 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
             "captured_s": session_captured_s(session_id=session.id) if under_way else 0,
             # Another tab or device holds the socket right now: Start here moves the recording here.
             "recording_elsewhere": under_way and _recording_elsewhere(session.id),
+            # The key the page encrypts its unsent audio with in the browser (docs/protocol.md).
+            "backlog_key": services.capture_backlog_key(session_id=session.id),
             "recap_url_prefix": reverse("recaps:list"),
             # A capture-scoped laptop may not open notes (they are content); the phone can.
             "note_url": None if request.capture_device else reverse("recaps:after_note_new"),

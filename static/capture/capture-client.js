@@ -7,6 +7,7 @@
 // not merely received: a received frame still lives only in server memory or
 // in Redis without persistence, and a restart there would lose it.
 
+import { dropOtherSessions, openBacklog } from "./backlog-store.js";
 import { CaptureError, openAudio } from "./capture-audio.js";
 
 const FRAME_SECONDS = 0.2;
@@ -108,6 +109,11 @@ export class CaptureClient extends EventTarget {
     this.connection = null;
     this.backlogOver = false;
     this.audio = null;
+    this.audioChannels = []; // the channels the open audio sources feed
+    // The encrypted copy of not-yet-committed frames in this browser (backlog-store.js), so a reload
+    // loses nothing; restoredMax[ch] is the last seq a reloaded page found there (-1: none).
+    this.backlog = null;
+    this.restoredMax = [-1, -1];
     this.stats = { sentFrames: 0, ackedFrames: 0, committed: { 0: -1, 1: -1 }, backlogSeconds: 0 };
     if (typeof window !== "undefined") {
       window.__capture = this; // for end-to-end tests
@@ -133,7 +139,8 @@ export class CaptureClient extends EventTarget {
       onLevel: (detail) => this.emit("level", detail),
       onNotice: (message) => this.emit("notice", { message }),
     });
-    this.channels = this.audio.channels;
+    this.audioChannels = this.audio.channels;
+    this.channels = this.withRestoredChannels(this.audio.channels);
     this.connect();
     return { source: this.channels.length === 2 ? "tab" : "mic", notice: this.audio.notice };
   }
@@ -149,6 +156,7 @@ export class CaptureClient extends EventTarget {
     if (!this.elsewhere || this.finished) return;
     this.elsewhere = false;
     this.frames = [new Map(), new Map()];
+    this.restoredMax = [-1, -1];
     this.prelude = [[], []];
     this.numbered = false;
     this.nextSeq = [0, 0];
@@ -174,7 +182,42 @@ export class CaptureClient extends EventTarget {
     await this.audio.useMicrophone(deviceId);
   }
 
-  /** Page opened after Stop (session "ending"): no audio, just wait for the recap. */
+  /**
+   * Opens this session's encrypted backlog in the browser and takes back what
+   * an earlier page of the session left there (a reload, a closed tab, a
+   * crash). Resolves to the seconds found (per the longest channel). Call
+   * before start() or watch(); never rejects: without storage, nothing is kept.
+   * `storage`: IndexedDB unless given (tests pass backlog-store's memoryStorage()).
+   */
+  async restore({ sessionId, keyBase64, storage }) {
+    const keyBytes = keyBase64 ? base64UrlBytes(keyBase64) : null;
+    this.backlog = await openBacklog({ sessionId, keyBytes, storage });
+    keyBytes?.fill(0);
+    if (!this.backlog.available) return 0;
+    await dropOtherSessions(sessionId, storage);
+    const found = await this.backlog.load();
+    for (const { ch, seq, buf } of found) {
+      if (ch !== 0 && ch !== 1) continue;
+      this.frames[ch].set(seq, buf); // load() sorts by seq: Maps keep that order
+      this.restoredMax[ch] = Math.max(this.restoredMax[ch], seq);
+    }
+    this.channels = this.withRestoredChannels(this.channels);
+    return this.restoredSeconds;
+  }
+
+  withRestoredChannels(channels) {
+    return [0, 1].filter((ch) => channels.includes(ch) || this.restoredMax[ch] >= 0);
+  }
+
+  get restoredSeconds() {
+    return Math.max(0, ...[0, 1].map((ch) => (this.restoredMax[ch] >= 0 ? this.frames[ch].size : 0))) * FRAME_SECONDS;
+  }
+
+  /**
+   * Page opened after Stop (session "ending"), or finishing from what a
+   * reloaded page found in the backlog: no new audio; send what is kept,
+   * stop, and wait for the recap.
+   */
   watch() {
     this.stopping = true;
     this.flushed = true;
@@ -208,6 +251,7 @@ export class CaptureClient extends EventTarget {
       this.audio.close();
       this.audio = null;
     }
+    this.backlog?.flush(); // the last frames too: kept until the server commits them
     this.flushed = true;
     this.pump(); // sends what is left, then "stop"
   }
@@ -216,7 +260,7 @@ export class CaptureClient extends EventTarget {
 
   acceptFrame(ch, buf) {
     if (this.finished) return;
-    if (this.numbered) this.frames[ch].set(this.nextSeq[ch]++, buf);
+    if (this.numbered) this.keep(ch, this.nextSeq[ch]++, buf);
     else this.prelude[ch].push(buf);
     this.emit("recorded", { seconds: this.recordedSeconds });
     this.updateBacklog();
@@ -230,16 +274,25 @@ export class CaptureClient extends EventTarget {
   // lags a little is filled with silence (see frameAt). A long gap (the
   // earlier page recorded the microphone only) is not filled: sending that
   // much silence at 2x real time would hold up the real audio.
+  // Frames a reloaded page found in the backlog keep their seqs, so new ones
+  // start after them too; a channel with no live source now only resends.
   numberFrames(next) {
-    const top = Math.max(0, ...this.channels.map((ch) => next[ch]));
+    const first = (ch) => Math.max(next[ch], this.restoredMax[ch] + 1);
+    const live = this.channels.filter((ch) => this.audioChannels.includes(ch));
+    const top = Math.max(0, ...live.map(first));
     for (const ch of this.channels) {
-      const start = top - next[ch] <= ALIGN_MAX_FRAMES ? top : next[ch];
+      const start = live.includes(ch) && top - first(ch) <= ALIGN_MAX_FRAMES ? top : first(ch);
       this.base[ch] = start;
       this.nextSeq[ch] = start;
-      for (const buf of this.prelude[ch]) this.frames[ch].set(this.nextSeq[ch]++, buf);
+      for (const buf of this.prelude[ch]) this.keep(ch, this.nextSeq[ch]++, buf);
       this.prelude[ch] = [];
     }
     this.numbered = true;
+  }
+
+  keep(ch, seq, buf) {
+    this.frames[ch].set(seq, buf);
+    this.backlog?.put(ch, seq, buf);
   }
 
   frameAt(ch, seq) {
@@ -332,6 +385,7 @@ export class CaptureClient extends EventTarget {
       }
       this.committed[ch] = c;
       this.stats.committed[ch] = c;
+      this.backlog?.commit(ch, c);
       moved = true;
     }
     if (!moved) return;
@@ -415,6 +469,8 @@ export class CaptureClient extends EventTarget {
 
   fail(code) {
     this.finished = true;
+    // Signed out: the frames wait for a sign-in and a reload. Anything else ends the session here.
+    if (code !== 4401) this.backlog?.clear();
     this.shutdown();
     this.setConnection("closed");
     this.emit("fatal", { code, message: FATAL[code] });
@@ -422,6 +478,7 @@ export class CaptureClient extends EventTarget {
 
   finish(recapUrl) {
     this.finished = true;
+    this.backlog?.clear();
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close(1000);
@@ -522,4 +579,10 @@ export class CaptureClient extends EventTarget {
     // Taken over: what this page acked is queued on the server, and the other tab records now.
     return !this.finished && !this.elsewhere && (this.audio !== null || this.stats.backlogSeconds > 0);
   }
+}
+
+function base64UrlBytes(text) {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const raw = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }

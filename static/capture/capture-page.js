@@ -118,6 +118,32 @@ if (!captureSupported()) {
   showError("This browser can't record here. Please use a current version of Chrome, Edge, Firefox or Safari.");
 }
 
+// What an earlier page of this session kept in this browser (a reload, a closed tab, an outage):
+// taken back before Start, which must then run straight from its click.
+const backlogReady = root.dataset.backlogKey
+  ? client.restore({ sessionId: root.dataset.session, keyBase64: root.dataset.backlogKey }).catch(() => 0)
+  : Promise.resolve(0);
+if (captureSupported() && root.dataset.backlogKey) {
+  $("start").disabled = true;
+  backlogReady.then((seconds) => {
+    $("start").disabled = false;
+    if (seconds > 0 && phase === "setup") {
+      const s = Math.round(seconds);
+      $("backlog-kept").textContent = `${s} s of audio from before were kept on this device. They are sent as soon as you continue or finish.`;
+      show("backlog-kept", true);
+    }
+  });
+}
+
+// Finishing from the banner: audio still kept here goes to the server first, then the recap is made.
+$("finish-form")?.addEventListener("submit", (event) => {
+  if (client.restoredSeconds <= 0) return; // nothing kept here: the plain form does it
+  event.preventDefault();
+  setPhase("finish");
+  $("progress").textContent = "Sending the last of your audio…";
+  client.watch();
+});
+
 $("start").addEventListener("click", async () => {
   $("start").disabled = true;
   showError("");
@@ -386,7 +412,10 @@ window.addEventListener("beforeunload", (event) => {
 
 document.addEventListener("visibilitychange", () => {
   if (phase === "live" && document.visibilityState === "visible") keepAwake();
+  if (document.visibilityState === "hidden") client.backlog?.flush();
 });
+// The last half second of frames too, before the page goes (a reload, a closed tab).
+window.addEventListener("pagehide", () => client.backlog?.flush());
 
 // ---- page opened in the middle of things ----
 
@@ -395,7 +424,7 @@ if (status === "ending") {
   // Stop was pressed earlier (this page was reloaded): wait for the recap.
   setPhase("finish");
   $("progress").textContent = "Making your recap…";
-  client.watch();
+  backlogReady.then(() => client.watch());
 } else if (status === "done") {
   setPhase("finish");
   $("progress").textContent = "This session has already finished.";

@@ -313,3 +313,24 @@ def test_a_writer_claim_is_released_and_refreshed_only_by_its_holder(consented_s
     assert redis_client.ttl(f"uw:writer:{sid}") > 5
     services.capture_writer_release(session_id=sid, channel_name="newer")
     assert services.capture_writer_holder(session_id=sid) is None
+
+
+def test_the_browser_backlog_key_lives_only_until_the_recap_and_is_stored_encrypted(consented_session):
+    import base64
+
+    from django.db import connection
+
+    sid = consented_session.id
+    key = services.capture_backlog_key(session_id=sid)
+    assert len(base64.urlsafe_b64decode(key)) == 32
+    assert services.capture_backlog_key(session_id=sid) == key  # one key per session
+    pk = CaptureSession._meta.pk.get_db_prep_value(sid, connection)  # the uuid as this database stores it
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT backlog_key FROM capture_capturesession WHERE id = %s", [pk])
+        (stored,) = cursor.fetchone()
+    assert stored and key not in stored  # at rest it is a Fernet token, not the key
+
+    CaptureSession.objects.filter(id=sid).update(status=CaptureSession.Status.ENDING)
+    assert services.session_handoff(session_id=sid, build=lambda session, rows, heard: "recap") == "recap"
+    assert CaptureSession.objects.get(id=sid).backlog_key is None
+    assert services.capture_backlog_key(session_id=sid) is None  # done: a page has nothing to keep

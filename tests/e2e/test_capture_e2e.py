@@ -14,6 +14,7 @@ from capture.models import CaptureSession, TranscriptSegment
 from recaps.models import Recap
 from tests.audio import espeak_pcm, silence, write_wav
 from tests.conftest import launch_chromium
+from tests.e2e.browser_storage import browser_backlog
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -94,6 +95,8 @@ def test_record_stop_recap_and_nothing_left(
         page.wait_for_selector("#summary")
         page.screenshot(path=str(artifacts_dir / "recap-390.png"), full_page=True)
         recap = Recap.objects.get(session=session)
+        # The browser's encrypted backlog of unsent audio is gone too (static/capture/backlog-store.js).
+        assert browser_backlog(page) == []
         text = page.inner_text("main")
         assert recap.label in text
         assert words(text) & words(SPOKEN), "the recap shows nothing that was said"

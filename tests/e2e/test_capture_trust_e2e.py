@@ -7,12 +7,14 @@ import time
 
 import pytest
 
+from bench import _fault_scenarios as scenarios
 from capture import services
 from capture.audio_store import KEY_PREFIX
 from capture.consent.services import consent_record_save
 from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
 from recaps.models import Recap
 from tests.audio import espeak_pcm, silence, write_wav
+from tests.e2e.browser_storage import browser_backlog
 from tests.e2e.test_self_recap_e2e import fake_mic_browser, login, shoot, wait_for, words
 from tests.factories import consent_record
 
@@ -38,10 +40,12 @@ def consented_session(user) -> CaptureSession:
     return session
 
 
-def heard_words(session, *, before_s: float | None = None) -> set[str]:
+def heard_words(session, *, before_s: float | None = None, after_s: float | None = None) -> set[str]:
     rows = TranscriptSegment.objects.filter(session=session)
     if before_s is not None:
         rows = rows.filter(start__lt=before_s)
+    if after_s is not None:
+        rows = rows.filter(start__gte=after_s)
     return words(" ".join(r.text for r in rows))
 
 
@@ -220,4 +224,60 @@ def test_two_tabs_one_session_one_recap_and_the_older_tab_says_where_it_went(
     # Nothing the first tab recorded was written over by the second: all three stretches are there.
     assert recap.data["stats"]["recorded_s"] >= first + second + third - 3
     assert CaptureSession.objects.get(id=session.id).status == "done"
+    nothing_left(session.id, clean_redis)
+
+
+def test_a_network_outage_then_a_reload_during_it_loses_nothing(
+    asgi_server, celery_worker, user, clean_redis, playwright_instance, speech_wav, artifacts_dir
+):
+    """The laptop's network drops for 30 s; the person reloads during the outage. What the page
+    recorded meanwhile was never acked, so only the browser had it: its encrypted backlog
+    (IndexedDB) brings it back to the reloaded page, which sends it before anything new."""
+    session = consented_session(user)
+    network = scenarios.FlakyNetwork(asgi_server.port).start()
+    base = f"http://127.0.0.1:{network.port}"
+    browser = fake_mic_browser(playwright_instance, speech_wav)
+    try:
+        page = browser.new_context(viewport=PHONE).new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        login(page, base, user)
+        page.goto(f"{base}/capture/s/{session.id}/")
+        page.click("#start")
+        page.wait_for_selector("#capture-live:not([hidden])")
+        started = time.monotonic()
+        page.wait_for_timeout(5000)
+        network.outage()  # the speech goes on for a few seconds: only the browser holds it now
+        outage_at = time.monotonic() - started
+        page.wait_for_timeout(15_000)
+        # At rest in the browser, the frames are AES-GCM ciphertext, never the audio itself.
+        stored = browser_backlog(page, with_plaintext_match=True)
+        assert len(stored) >= 40, len(stored)  # 10 s of audio and more, since the outage began
+        assert not any(record["same_as_audio"] for record in stored)
+        assert all(record["bytes"] == 6400 + 16 for record in stored)
+        # A reload while the network is still down: the page cannot load until it comes back.
+        page.evaluate("setTimeout(() => location.reload(), 0)")
+        before_reload = time.monotonic() - started
+        page.wait_for_timeout(15_000)
+        network.restore()
+        page.wait_for_selector("#backlog-kept:not([hidden])", timeout=30_000)
+        kept = page.inner_text("#backlog-kept")
+        assert re.search(r"\d+ s of audio from before were kept on this device", kept), kept
+        shoot(page, artifacts_dir, "capture-backlog-kept")
+        after_reload = record(page, 6)
+        # What was said during the outage reached the transcript: only the browser had it.
+        wait_for(
+            lambda: len(heard_words(session, after_s=outage_at, before_s=before_reload) & words(SPOKEN)) >= 4,
+            timeout_s=90,
+            what="the words spoken during the outage",
+        )
+        stop_and_wait_for_recap(page)
+        # Nothing of the session's audio is left in this browser once the recap is made.
+        assert browser_backlog(page) == [], "audio left in the browser after the recap"
+    finally:
+        browser.close()
+        network.close()
+
+    recap = Recap.objects.get(session=session)
+    assert recap.data["stats"]["recorded_s"] >= before_reload + after_reload - 1.5
+    assert CaptureSession.objects.get(id=session.id).backlog_key is None
     nothing_left(session.id, clean_redis)

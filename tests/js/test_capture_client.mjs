@@ -4,6 +4,7 @@
 // Run: node --test tests/js/   (or bash scripts/run-js-tests.sh)
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { memoryStorage } from "../../static/capture/backlog-store.js";
 import { CaptureClient, packFrame } from "../../static/capture/capture-client.js";
 
 // Browsers always have CustomEvent; node 18 (Debian 12's nodejs package)
@@ -270,4 +271,41 @@ test("4408 (another tab took over): no reconnect, no loop; reclaim() numbers fro
   await sleep(5);
   assert.deepEqual(sockets[1].frames().map((f) => f.seq), [40], "new audio continues after the other tab's");
   assert.equal(c.recordedSeconds, 41 * 0.2);
+});
+
+test("a reloaded page takes back the encrypted backlog: resends what the server lacks, numbers new audio after it", async (t) => {
+  const storage = memoryStorage();
+  const keyBase64 = Buffer.from(new Uint8Array(32).fill(7)).toString("base64url");
+  // The first page: 6 frames, the server commits 0..1, then the page goes away before sending the rest.
+  const first = newClient(t, [0]);
+  await first.c.restore({ sessionId: "s1", keyBase64, storage });
+  first.c.connect();
+  await sleep(5);
+  first.sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 0 } });
+  for (let i = 0; i < 6; i++) first.c.acceptFrame(0, frame(i));
+  first.sockets[0].serverSays({ type: "commit", commit: { 0: 1 } });
+  await first.c.backlog.flush();
+  const stored = await storage.getAll("s1");
+  assert.deepEqual(stored.map((r) => r.seq).sort(), [2, 3, 4, 5], "committed frames are deleted");
+  for (const r of stored) {
+    assert.equal(r.data.byteLength, 6400 + 16, "AES-GCM: the frame and its tag");
+    assert.ok(!Buffer.from(r.data).subarray(0, 6400).equals(Buffer.from(frame(r.seq))), "kept encrypted");
+  }
+
+  // The reloaded page: the server holds up to 3 (queued at close); 4 and 5 exist only in the browser.
+  const second = newClient(t, [0]);
+  assert.equal(await second.c.restore({ sessionId: "s1", keyBase64, storage }), 4 * 0.2);
+  second.c.connect();
+  await sleep(5);
+  second.c.acceptFrame(0, frame(100)); // new audio, made before the welcome numbers it
+  second.sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: 1 }, next: { 0: 4 } });
+  await sleep(300);
+  const sent = second.sockets[0].frames();
+  assert.deepEqual(sent.map((f) => f.seq), [4, 5, 6]);
+  assert.deepEqual(sent.map((f) => f.first), [4, 5, 100], "the kept audio itself, then the new frame after it");
+
+  // Done: the backlog is cleared; a wrong key finds nothing (and removes what it cannot read).
+  second.sockets[0].serverSays({ type: "done", recap_url: "/recaps/x/" });
+  await second.c.backlog.flush();
+  assert.equal((await storage.getAll("s1")).length, 0);
 });

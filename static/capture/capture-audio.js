@@ -90,7 +90,7 @@ export async function openAudio(wantTab, { onFrame, onLevel, onNotice }) {
   const stopAll = () => streams.forEach((s) => s.getTracks().forEach((t) => t.stop()));
   const watchEnded = (track) =>
     track.addEventListener("ended", () => {
-      // A track we replaced ourselves (the tab shared again) ends quietly.
+      // A track we replaced ourselves (the tab shared again) ends without a notice.
       if (!track.replaced) onNotice("The call's audio is no longer shared. Your microphone is still recording.");
     });
   try {

@@ -129,7 +129,7 @@ if (captureSupported() && root.dataset.backlogKey) {
     $("start").disabled = false;
     if (seconds > 0 && phase === "setup") {
       const s = Math.round(seconds);
-      $("backlog-kept").textContent = `${s} s of audio from before were kept on this device. They are sent as soon as you continue or finish.`;
+      $("backlog-kept").textContent = `${s} s of audio not yet transcribed are kept safely on this device. They are sent as soon as you continue or finish.`;
       show("backlog-kept", true);
     }
   });

@@ -276,6 +276,10 @@ _FUTURE = re.compile(
     r"\b(?:this week|next week|this weekend|tomorrow|tonight|from now on|starting (?:today|tomorrow|monday)|every (?:day|morning|night|evening)|before (?:our|the) next)\b",
     re.IGNORECASE,
 )
+# A wish, hope or condition reaches over the clauses coordinated after it.
+_SCOPING_FRAME = re.compile(
+    r"\b(?:i'd like|i would like|i want|i wish|i hope|i'd love|if|unless|whether|where i)\b", re.IGNORECASE
+)
 _PAST_TIME = re.compile(
     r"\bago\b|\b(?:last|yesterday) (?:week|night|month|year|time|weekend)\b|\byesterday\b", re.I
 )
@@ -397,6 +401,11 @@ class _Session:
         has no subject and does not need one."""
         text = _plain_intent(C.strip_hedges(sent.text))
         parts = C.clauses(text) or [text]
+        # "I'd like to be normal where I don't have to take medicine, and I don't end up in the hospital"
+        # wishes the second clause too: cut loose from its frame it would say the opposite.
+        framed = next((i for i, p in enumerate(parts) if _SCOPING_FRAME.search(p)), None)
+        if framed is not None:
+            parts = parts[: framed + 1]
         if cue is not None:
             # Comma pieces too: "Doing the math, no more than 18 drinks a week" has its plan after one.
             parts += [p for p in re.split(r",\s*", text) if p not in parts]

@@ -220,7 +220,9 @@ _GENERIC_NOUNS = frozenset(
     counselor doc doctor mom mum dad home house kid kids child children family friend friends school
     work job well sure good deal chance choice option options plan plans goal goals information
     experience experiences group groups term terms form forms community control help call calls cause
-    stop lifestyle thinking saying talk talking rest list decision decisions stuff""".split()
+    stop lifestyle thinking saying talk talking rest list decision decisions stuff
+    glass glasses bottle bottles cup cups can cans pint pints shot shots piece pieces amount amounts
+    lots bit bits""".split()
 )
 _CALENDAR = frozenset(
     """monday tuesday wednesday thursday friday saturday sunday january february march april may june july

@@ -808,3 +808,16 @@ def test_a_short_summary_is_filled_with_lines_that_say_something_new():
     assert not any("like," in line or "fool" in line for line in lines), lines
     around_him = [line for line in lines if "around him" in line]
     assert len(around_him) <= 1, lines
+
+
+def test_a_clause_under_a_wish_is_never_cut_loose_to_say_the_opposite():
+    result = _build(
+        ("therapist", "What would you like for yourself?"),
+        (
+            "client",
+            "I'd like to just be normal where I don't have to take medicine, and I don't end up in the hospital three times a year.",
+        ),
+        ("therapist", "You want a life without the hospital stays."),
+    )
+    lines = [s.text for s in result.summary] + [p.text for sec in result.full_recap for p in sec.paragraphs]
+    assert not any(re.search(r"\byou don't end up in the hospital", line, re.I) for line in lines), lines

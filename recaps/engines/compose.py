@@ -27,6 +27,7 @@ DANGLING = frozenset(
 # otherwise leave "I said," behind from "Like I said,".
 _LEAD = re.compile(
     r"^(?:(?:like i said|as i said|like i say|as i say|like you said|as you said|i mean|you know|i guess|"
+    r"i (?:have to|must|gotta|'ve got to|have got to) say(?: that)?(?= i\b|,)|"
     r"i suppose|i think|i believe|i feel like|to be honest|i don't know|i dunno|you see|i'd say|i would say|"
     r"kind of|sort of|uh-huh|mm+-?hm+|well|so|and|but|um+|uh+|er+m?|ah|oh|yeah|yes|yep|no(?=[,.!])|nah|okay|ok|"
     r"alright|right|like|honestly|actually|basically|anyway|anyways|now|see|look|listen|hmm+|mhm|then|"

@@ -139,3 +139,11 @@ def test_recommendation_leads_are_not_part_of_the_ask():
         C.imperative("What would you think about trying it for say two or three months?")
         == "Try it for two or three months"
     )
+
+
+def test_i_have_to_say_is_a_run_up_unless_it_is_the_plan():
+    assert (
+        C.strip_hedges("I have to say I was worried that I would not cope.")
+        == "I was worried that I would not cope."
+    )
+    assert C.strip_hedges("I have to say no to him.") == "I have to say no to him."

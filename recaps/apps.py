@@ -9,9 +9,12 @@ class RecapsConfig(AppConfig):
         from capture.signals import session_ready
 
         from .deletion import account_data_delete
+        from .llm_config import llm_target
         from .tasks import recap_build
 
         register_account_data(account_data_delete)
+        # A model server outside private networks is refused here, at start-up, not at the first recap.
+        llm_target()
 
         def build_when_ready(sender, session_id, **kwargs) -> None:
             recap_build.delay(str(session_id))

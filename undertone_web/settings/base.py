@@ -153,6 +153,15 @@ WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=1)
 # The first key encrypts; the others still decrypt, which is how rotation works.
 RECAP_ENCRYPTION_KEYS = env.list("RECAP_ENCRYPTION_KEYS", default=[])
 
+# A language-model recap engine (recaps/engines/llm.py) for those who run an OpenAI-compatible server
+# (Ollama, llama.cpp, LM Studio, vLLM). Off unless RECAP_LLM_URL is set; a URL outside loopback and
+# private networks is refused at start-up (recaps/llm_config.py) unless RECAP_LLM_ALLOW_REMOTE is true.
+RECAP_LLM_URL = env.str("RECAP_LLM_URL", default="")
+RECAP_LLM_MODEL = env.str("RECAP_LLM_MODEL", default="")
+RECAP_LLM_API_KEY = env.str("RECAP_LLM_API_KEY", default="")
+RECAP_LLM_TIMEOUT_S = env.float("RECAP_LLM_TIMEOUT_S", default=120.0)
+RECAP_LLM_ALLOW_REMOTE = env.bool("RECAP_LLM_ALLOW_REMOTE", default=False)
+
 CAPTURE = {
     "MAX_FRAME_BYTES": 64 * 1024,
     "MAX_RATE_X": 2.5,  # sustained sending rate, in multiples of real time

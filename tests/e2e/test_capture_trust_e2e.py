@@ -15,7 +15,7 @@ from capture.models import CaptureSession, CaptureWindow, TranscriptSegment
 from recaps.models import Recap
 from tests.audio import espeak_pcm, silence, write_wav
 from tests.e2e.browser_storage import browser_backlog
-from tests.e2e.test_self_recap_e2e import fake_mic_browser, login, shoot, wait_for, words
+from tests.e2e.test_self_recap_e2e import fake_mic_browser, login, shoot, strings, wait_for, words
 from tests.factories import consent_record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -103,19 +103,8 @@ def test_a_reload_mid_recording_loses_nothing_and_says_you_were_recording(
 
     recap = Recap.objects.get(session=session)
     assert recap.data["stats"]["recorded_s"] >= before_reload + after_reload - 1
-    assert words(" ".join(strings_of(recap.data))) & words(SPOKEN)
+    assert words(" ".join(strings(recap.data))) & words(SPOKEN)
     nothing_left(session.id, clean_redis)
-
-
-def strings_of(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings_of(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings_of(v)
 
 
 def test_a_closed_tab_is_listed_at_home_to_continue_finish_or_discard(
@@ -149,7 +138,7 @@ def test_a_closed_tab_is_listed_at_home_to_continue_finish_or_discard(
         stop_and_wait_for_recap(page)
         recap = Recap.objects.get(session=first)
         assert recap.data["stats"]["recorded_s"] >= 12 + 5 - 1.5
-        assert words(" ".join(strings_of(recap.data))) & words(SPOKEN)
+        assert words(" ".join(strings(recap.data))) & words(SPOKEN)
 
         # Finish now: a recap from what was committed, without opening the capture page again.
         second = record_then_close(12)
@@ -159,7 +148,7 @@ def test_a_closed_tab_is_listed_at_home_to_continue_finish_or_discard(
         page.goto(f"{base}/")
         page.click("#unfinished button:has-text('Finish now')")
         wait_for(lambda: Recap.objects.filter(session=second).exists(), timeout_s=90, what="the recap")
-        assert words(" ".join(strings_of(Recap.objects.get(session=second).data))) & words(SPOKEN)
+        assert words(" ".join(strings(Recap.objects.get(session=second).data))) & words(SPOKEN)
 
         # Discard: every window, audio key and segment goes, and nothing is listed any more.
         third = record_then_close(6)

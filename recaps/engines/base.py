@@ -562,6 +562,8 @@ def validate(result: RecapResult, segments: Sequence[Segment]) -> RecapResult:
 # Import paths, not classes, so a future engine with heavy dependencies costs nothing until chosen.
 _ENGINES: dict[str, str] = {
     "local": ".local:LocalEngine",
+    # Needs settings=LlmSettings(...) (recaps/engines/llm_client.py); off unless RECAP_LLM_URL is set.
+    "llm": ".llm:LlmEngine",
 }
 
 
@@ -581,11 +583,11 @@ class _ValidatedEngine:
         return f"<validated {self._inner!r}>"
 
 
-def get_engine(name: str = "local") -> RecapEngine:
+def get_engine(name: str = "local", **options) -> RecapEngine:
     try:
         target = _ENGINES[name]
     except KeyError:
         raise ValueError(f"unknown recap engine {name!r}; known: {', '.join(sorted(_ENGINES))}") from None
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name, __package__)
-    return _ValidatedEngine(getattr(module, attr)())
+    return _ValidatedEngine(getattr(module, attr)(**options))

@@ -7,6 +7,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from recaps.engines.base import Segment, get_engine
+from recaps.engines.llm_client import LlmSettings, LlmUnavailable
+from recaps.llm_config import llm_target
 
 
 class Command(BaseCommand):
@@ -38,10 +40,25 @@ class Command(BaseCommand):
                 segments.append(Segment.from_dict(row))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise CommandError(f"segment {i} needs speaker, start, end and text") from exc
+        options = {}
+        if engine == "llm":
+            target = llm_target()
+            if target is None:
+                raise CommandError("--engine llm needs RECAP_LLM_URL and RECAP_LLM_MODEL (see README)")
+            options["settings"] = LlmSettings(
+                url=target.url, model=target.model, api_key=target.api_key, timeout_s=target.timeout_s
+            )
         try:
-            result = get_engine(engine).build(segments)
+            built = get_engine(engine, **options)
+            result = built.build(segments)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        except LlmUnavailable as exc:
+            # The reason only ("timeout", "http 500"): never the transcript or the reply.
+            raise CommandError(f"the model server could not make a recap ({exc.reason})") from exc
+        report = getattr(getattr(built, "_inner", built), "last_report", None)
+        if report is not None:
+            self.stderr.write(f"validator: {json.dumps(report, sort_keys=True)}")
         if markdown:
             self.stdout.write(result.to_markdown())
         else:

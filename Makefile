@@ -39,11 +39,13 @@ run: system-run venv secrets migrate
 	@echo ""
 	@echo "  Undertone is starting on http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)"
 	@echo ""
-	@if [ -z "$$REDIS_URL" ]; then \
+	@# The language model's worker (its own queue) only when a model server is configured.
+	@llm=$$([ -n "$$RECAP_LLM_URL" ] && echo llm); \
+	if [ -z "$$REDIS_URL" ]; then \
 	  REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 WEB_PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) \
-	    $(BIN)/honcho start -f Procfile redis web worker; \
+	    $(BIN)/honcho start -f Procfile redis web worker $$llm; \
 	else \
-	  WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile web worker; \
+	  WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile web worker $$llm; \
 	fi
 
 lint: venv

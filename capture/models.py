@@ -86,6 +86,9 @@ class CaptureSession(models.Model):
     # so a reload loses nothing. Held here, never in the browser, and blanked when the recap is made:
     # whatever a browser still holds is unreadable from then on. See docs/protocol.md.
     backlog_key = EncryptedTextField(null=True, blank=True, default=None)
+    # The recap is saved but a language model is still writing its final version from the transcript,
+    # which therefore lives on (encrypted) until then, and no longer (recaps.services.recap_polish).
+    transcript_held_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

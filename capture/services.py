@@ -323,13 +323,20 @@ def _heard(session: CaptureSession) -> Heard:
 
 
 def session_handoff(
-    *, session_id, build: Callable[[CaptureSession, list[TranscriptSegment], Heard], T | None]
+    *,
+    session_id,
+    build: Callable[[CaptureSession, list[TranscriptSegment], Heard], T | None],
+    hold_transcript: bool = False,
 ) -> T | None:
     """The one way a finished session leaves capture. With the session locked, when it is ENDING and
     every window is transcribed, ``build(session, segments, heard)`` runs in the same transaction;
     if it returns something, the transcript and windows are deleted and the session is marked done in
     that transaction too, so a recap and its transcript never both exist, nor neither. The windows'
-    audio (Redis) goes after the commit. None when the session is not ready, or ``build`` declined."""
+    audio (Redis) goes after the commit. None when the session is not ready, or ``build`` declined.
+
+    ``hold_transcript``: a language model will write the final recap from the transcript, so the
+    segments stay (encrypted) until ``transcript_release``; the purge job releases any held longer than
+    TRANSCRIPT_HOLD_MAX_S. Windows and audio go as usual."""
     with transaction.atomic():
         session = CaptureSession.objects.select_for_update().filter(id=session_id).first()
         if session is None or session.status != Status.ENDING:
@@ -345,15 +352,42 @@ def session_handoff(
         if result is None:
             return None
         window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))
-        TranscriptSegment.objects.filter(session=session).delete()
-        CaptureWindow.objects.filter(session=session).delete()
+        if hold_transcript:
+            # The segments hang off their windows (deleting a window deletes its segments): both stay,
+            # without their audio, until transcript_release.
+            session.transcript_held_at = timezone.now()
+        else:
+            TranscriptSegment.objects.filter(session=session).delete()
+            CaptureWindow.objects.filter(session=session).delete()
         session.status = Status.DONE
         session.backlog_key = None  # a browser's leftover backlog is unreadable from now on
-        session.save(update_fields=["status", "backlog_key"])
+        session.save(update_fields=["status", "backlog_key", "transcript_held_at"])
     audio_store.window_audio_delete(window_ids=window_ids)
     database_wal_truncate()
     log.info("session %s: handed over %d segments", session_id, len(rows))
     return result
+
+
+# A held transcript (see session_handoff) goes after this long even if the model never answered.
+TRANSCRIPT_HOLD_MAX_S = 3600
+
+
+def transcript_held(*, session_id) -> list[TranscriptSegment]:
+    """The transcript kept for the final recap; empty when it was released (or never held)."""
+    if not CaptureSession.objects.filter(id=session_id, transcript_held_at__isnull=False).exists():
+        return []
+    return list(TranscriptSegment.objects.filter(session_id=session_id).order_by("start", "channel"))
+
+
+def transcript_release(*, session_id) -> int:
+    """Deletes a held transcript; idempotent. Returns the segments deleted."""
+    with transaction.atomic():
+        deleted, _ = TranscriptSegment.objects.filter(session_id=session_id).delete()
+        CaptureWindow.objects.filter(session_id=session_id).delete()
+        CaptureSession.objects.filter(id=session_id).update(transcript_held_at=None)
+    if deleted:
+        database_wal_truncate()
+    return deleted
 
 
 def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
@@ -388,6 +422,12 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
             status=Status.FAILED, backlog_key=None
         )
     audio = audio_store.window_audio_delete(window_ids=window_ids)
+    # A transcript held for a final recap the model never wrote goes too: the saved recap stands.
+    held_cutoff = timezone.now() - timedelta(seconds=TRANSCRIPT_HOLD_MAX_S)
+    for session_id in CaptureSession.objects.filter(transcript_held_at__lt=held_cutoff).values_list(
+        "id", flat=True
+    ):
+        segments += transcript_release(session_id=session_id)
     if segments:
         database_wal_truncate()
     return {"finished": finished, "segments": segments, "windows": windows, "audio_keys": audio}

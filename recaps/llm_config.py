@@ -20,6 +20,11 @@ class LlmTarget:
     host: str
     remote: bool  # outside loopback and private networks (allowed only by RECAP_LLM_ALLOW_REMOTE)
 
+    def client_settings(self):
+        from .engines.llm_client import LlmSettings
+
+        return LlmSettings(url=self.url, model=self.model, api_key=self.api_key, timeout_s=self.timeout_s)
+
 
 def _is_private(address: str) -> bool:
     ip = ipaddress.ip_address(address)

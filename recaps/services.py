@@ -27,27 +27,39 @@ class NextStepMissing(LookupError):
     """The recap has no next step at that index (a stale page, or a hand-made request)."""
 
 
+def _segments(rows) -> list:
+    from .engines.base import Segment
+
+    return [
+        Segment(
+            speaker=r.speaker,
+            start=r.start,
+            end=r.end,
+            text=r.text,
+            avg_logprob=r.avg_logprob,
+            no_speech_prob=r.no_speech_prob,
+            unsure=tuple(tuple(s) for s in (r.unsure or [])),
+        )
+        for r in rows
+    ]
+
+
 def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
     """Build the recap from the session's temporary transcript and save it encrypted; capture deletes
     the transcript and windows in the same transaction (capture.services.session_handoff).
-    Idempotent: None if not ready or done."""
-    from .engines.base import Segment, get_engine
+    Idempotent: None if not ready or done.
+
+    With a language model configured (RECAP_LLM_URL), this recap is shown at once and marked
+    "polishing"; capture keeps the transcript (encrypted) until recap_polish has written the final one."""
+    from .engines.base import get_engine
+    from .llm_config import llm_target
+
+    polish = llm_target() is not None
 
     def build(session, rows, heard) -> Recap | None:
         if Recap.objects.filter(session=session).exists():
             return None
-        segments = [
-            Segment(
-                speaker=r.speaker,
-                start=r.start,
-                end=r.end,
-                text=r.text,
-                avg_logprob=r.avg_logprob,
-                no_speech_prob=r.no_speech_prob,
-                unsure=tuple(tuple(s) for s in (r.unsure or [])),
-            )
-            for r in rows
-        ]
+        segments = _segments(rows)
         fault_point("recap_build", detail=lambda: " ".join(s.text for s in segments))  # test-only: faults.py
         engine = get_engine(engine_name)
         data = engine.build(segments).to_dict()
@@ -60,6 +72,8 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         if session.finished_automatically:
             # Nobody pressed Stop: the purge job finished it from what was saved. Not content.
             stats["finished_automatically"] = True
+        if polish:
+            data["polishing"] = True
         number = (Recap.objects.filter(user=session.user).aggregate(n=Max("number"))["n"] or 0) + 1
         recap = Recap.objects.create(
             user=session.user,
@@ -74,7 +88,73 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         log.info("session %s: recap saved from %d segments", session_id, len(rows))
         return recap
 
-    return capture_services.session_handoff(session_id=session_id, build=build)
+    return capture_services.session_handoff(session_id=session_id, build=build, hold_transcript=polish)
+
+
+# Facts of the recording the local build stored; a polished recap keeps them (they are not content).
+_KEPT_STATS = ("recorded_s", "channels", "finished_automatically")
+
+
+def recap_polish(*, recap_id) -> Recap | None:
+    """The language model writes the final recap from the held transcript and it replaces the local one;
+    every item it writes is checked against what was said (engines/llm_validate.py). If the model cannot
+    be used, the local recap stands with a quiet note. Either way the transcript is deleted here.
+    Idempotent: a recap not marked "polishing" is left alone."""
+    from .engines.llm import LlmEngine
+    from .engines.llm_client import LlmUnavailable
+    from .llm_config import llm_target
+
+    recap = Recap.objects.filter(id=recap_id).first()
+    if recap is None or recap.session_id is None:
+        return None
+    try:
+        rows = capture_services.transcript_held(session_id=recap.session_id)
+        target = llm_target()
+        if not recap.data.get("polishing"):
+            return None
+        if not rows or target is None:  # the transcript is gone or the model was switched off
+            return _polish_done(recap_id, None)
+        engine = LlmEngine(target.client_settings())
+        try:
+            result = engine.build(_segments(rows))
+        except LlmUnavailable as exc:
+            log.warning(
+                "recap %s: the model could not write it (%s); the local recap stands", recap_id, exc.reason
+            )
+            _polish_done(recap_id, None)
+            return None
+        log.info("recap %s: written by the model; validator %s", recap_id, engine.last_report)
+        return _polish_done(recap_id, result.to_dict())
+    finally:
+        capture_services.transcript_release(session_id=recap.session_id)
+
+
+def _polish_done(recap_id, data: dict | None) -> Recap | None:
+    with transaction.atomic():
+        recap = Recap.objects.select_for_update().filter(id=recap_id).first()
+        if recap is None or not recap.data.get("polishing"):
+            return None
+        old = dict(recap.data)
+        old.pop("polishing", None)
+        if data is None or not (data.get("summary") or data.get("next_steps")):
+            # Nothing usable came back: the local recap stands, and says a model did not finish it.
+            old["polish_failed"] = True
+            recap.data = old
+            recap.save(update_fields=["data"])
+            return recap
+        stats = data.setdefault("stats", {})
+        for key in _KEPT_STATS:
+            if key in (old.get("stats") or {}):
+                stats[key] = old["stats"][key]
+        data["polished"] = True
+        recap.data = data
+        recap.engine = "llm"
+        recap.save(update_fields=["data", "engine"])
+        # Moments and next steps are the model's now: their schedule and done marks start over.
+        MomentSchedule.objects.filter(recap=recap).delete()
+        NextStepStatus.objects.filter(recap=recap).delete()
+        moment_schedule_create(recap=recap)
+    return recap
 
 
 def recap_access_log(*, user, recap_id, action: str) -> None:

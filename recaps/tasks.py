@@ -21,3 +21,12 @@ def recap_build(session_id: str) -> None:
         capture_services.group_send(
             capture_services.session_group(session_id), {"type": "capture.done", "recap_id": str(recap.id)}
         )
+        if recap.data.get("polishing"):
+            recap_polish.delay(str(recap.id))  # routed to the "llm" queue (settings.CELERY_TASK_ROUTES)
+
+
+# A model server may take minutes for a long session; its own worker has no window to wait for.
+@shared_task(name="recaps.tasks.recap_polish", time_limit=1800, soft_time_limit=1700)
+@content_free_errors
+def recap_polish(recap_id: str) -> None:
+    services.recap_polish(recap_id=recap_id)

@@ -69,8 +69,17 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
         "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),
         "note": note,
         "after_notes": after_notes_for_recap(recap=recap),
+        # Where a language model wrote (or is writing) this recap, said as it is: a host, not content.
+        "llm_host": _llm_host(),
     }
     return render(request, "recaps/detail.html", context)
+
+
+def _llm_host() -> str:
+    from .llm_config import llm_target
+
+    target = llm_target()
+    return target.host if target else ""
 
 
 @login_required

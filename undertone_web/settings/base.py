@@ -134,6 +134,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=1)
+# The language model's tasks wait on a model server for minutes; on their own queue (and worker, see
+# the Procfile) transcription never waits behind them.
+CELERY_TASK_ROUTES = {"recaps.tasks.recap_polish": {"queue": "llm"}}
 CELERY_BEAT_SCHEDULE = {
     "purge-unfinished-sessions": {"task": "capture.tasks.purge_stale", "schedule": 15 * 60},
     "requeue-stuck-windows": {"task": "capture.tasks.requeue_stuck_windows", "schedule": 60},

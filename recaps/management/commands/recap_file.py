@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from recaps.engines.base import Segment, get_engine
-from recaps.engines.llm_client import LlmSettings, LlmUnavailable
+from recaps.engines.llm_client import LlmUnavailable
 from recaps.llm_config import llm_target
 
 
@@ -45,9 +45,7 @@ class Command(BaseCommand):
             target = llm_target()
             if target is None:
                 raise CommandError("--engine llm needs RECAP_LLM_URL and RECAP_LLM_MODEL (see README)")
-            options["settings"] = LlmSettings(
-                url=target.url, model=target.model, api_key=target.api_key, timeout_s=target.timeout_s
-            )
+            options["settings"] = target.client_settings()
         try:
             built = get_engine(engine, **options)
             result = built.build(segments)

@@ -1,5 +1,7 @@
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db.models import Max, QuerySet
 
 from .models import CaptureSession, CaptureWindow
@@ -60,3 +62,9 @@ def unfinished_sessions_for_user(*, user) -> list[Unfinished]:
         .order_by("-created_at")
     )
     return [Unfinished(s, _seconds_through(s.last_seq)) for s in rows]
+
+
+def model_host() -> str:
+    """Where a language model writes the recaps (RECAP_LLM_URL's host), or "" when none does: the pages
+    that promise what happens to the transcript say so."""
+    return (urlsplit(settings.RECAP_LLM_URL).hostname or "") if settings.RECAP_LLM_URL else ""

@@ -14,7 +14,7 @@ from . import services
 from .exceptions import InvalidTransition
 from .models import CaptureSession
 from .pairing import views as pairing_views
-from .selectors import capture_session_for_actor, capture_windows_left, session_captured_s
+from .selectors import capture_session_for_actor, capture_windows_left, model_host, session_captured_s
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,6 +67,7 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
             "recording_elsewhere": under_way and _recording_elsewhere(session.id),
             # The key the page encrypts its unsent audio with in the browser (docs/protocol.md).
             "backlog_key": services.capture_backlog_key(session_id=session.id),
+            "model_host": model_host(),
             "recap_url_prefix": reverse("recaps:list"),
             # A capture-scoped laptop may not open notes (they are content); the phone can.
             "note_url": None if request.capture_device else reverse("recaps:after_note_new"),

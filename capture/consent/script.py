@@ -299,6 +299,28 @@ def _clean_name(value: str) -> str:
     return " ".join((value or "").split())[:60]
 
 
+# With a language-model recap engine configured (RECAP_LLM_URL), the transcript also goes to that model
+# server: the privacy paragraph says where, and no longer that nothing goes anywhere else.
+MODEL_SENTENCE = {
+    False: (
+        "To write the recap, the text of our session is also sent to a language model at {host}, which "
+        "doesn't keep it."
+    ),
+    True: "The text also goes to a language model at {host} to write the recap. It isn't kept there.",
+}
+# "…, sent nowhere else, until I delete it" keeps one comma; the warm sentence goes whole.
+_NOWHERE_ELSE = re.compile(r"\s*Nothing is sent to any other company\.|, sent nowhere else(?=,)")
+
+
+def _privacy(text: str, model_host: str, read_aloud: bool) -> str:
+    if not model_host:
+        return text
+    text = _NOWHERE_ELSE.sub(
+        lambda m: "," if m.group(0).startswith(",") and m.group(0).endswith(",") else "", text
+    )
+    return f"{text} {MODEL_SENTENCE[read_aloud].format(host=model_host)}"
+
+
 def script_build(
     *,
     reasons: Sequence[str],
@@ -307,16 +329,17 @@ def script_build(
     name: str = "",
     therapist_name: str = "",
     read_aloud: bool = False,
+    model_host: str = "",
 ) -> Script:
     """The five-part message. Unknown keys raise KeyError (the form only offers known ones); no reason
-    chosen gives a general one."""
+    chosen gives a general one. ``model_host``: where a language model writes the recap, if one does."""
     clauses = [REASONS[r][1] for r in dict.fromkeys(reasons)] or [NO_REASON]
     wording = (SPOKEN if read_aloud else WRITTEN)[tone]
     reasons_text = " ".join(_sentence(c) + "." for c in clauses)
     texts = {
         "reason": wording["reason"].format(reasons=reasons_text),
         "format": wording["format"][recording_format],
-        "privacy": wording["privacy"],
+        "privacy": _privacy(wording["privacy"], model_host, read_aloud),
         "use": wording["use"],
         "answer": wording["answer"],
     }

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ..exceptions import InvalidTransition
 from ..models import CaptureSession
+from ..selectors import model_host
 from ..views import own_session_or_404
 from .forms import ConsentForm, ScriptForm, SelfConsentForm
 from .script import Script, script_build
@@ -68,7 +69,8 @@ def _own_account_only(request: HttpRequest) -> HttpResponse | None:
 
 
 def _script_for(form: ScriptForm) -> Script:
-    return script_build(**(form.choices() if form.is_valid() else ScriptForm.defaults()))
+    choices = form.choices() if form.is_valid() else ScriptForm.defaults()
+    return script_build(**choices, model_host=model_host())
 
 
 @login_required

@@ -7,8 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from capture import services
 from capture.consent.script import FORMATS, PARTS, PAUSE, REASONS, TONES, script_build
-from tests.factories import PASSWORD
+from capture.consent.services import consent_record_save
+from tests.factories import PASSWORD, consent_record
 
 KEYS = [key for key, _ in PARTS]
 NO_AUDIO = re.compile(r"\bno (raw )?audio\b", re.I)
@@ -171,3 +173,27 @@ def test_builder_needs_sign_in(client):
 @pytest.mark.django_db
 def test_home_links_to_the_builder(signed_in):
     assert f'href="{reverse("capture:ask")}"' in signed_in.get(reverse("home")).content.decode()
+
+
+@pytest.mark.parametrize("tone", sorted(TONES))
+@pytest.mark.parametrize("read_aloud", [False, True])
+def test_with_a_language_model_the_privacy_paragraph_says_where_the_text_goes(tone, read_aloud):
+    plain = build(tone=tone, read_aloud=read_aloud)
+    with_model = build(tone=tone, read_aloud=read_aloud, model_host="gpu.local")
+    privacy = {p.key: p.text for p in with_model.parts}["privacy"]
+    assert "gpu.local" not in {p.key: p.text for p in plain.parts}["privacy"]
+    assert "language model at gpu.local" in privacy
+    # No promise left that contradicts it.
+    assert "Nothing is sent to any other company" not in privacy and "sent nowhere else" not in privacy
+
+
+@pytest.mark.django_db
+def test_the_message_builder_and_the_capture_page_name_the_model_host(client, user, settings):
+    client.force_login(user)
+    settings.RECAP_LLM_URL, settings.RECAP_LLM_MODEL = "http://10.0.0.5:8080/v1", "m"
+    assert "language model at 10.0.0.5" in client.get("/capture/ask/").content.decode()
+    session = services.capture_session_create(user=user)
+    consent_record_save(session=session, consent=consent_record())
+    assert "language model at 10.0.0.5" in client.get(f"/capture/s/{session.id}/").content.decode()
+    settings.RECAP_LLM_URL = ""
+    assert "language model" not in client.get("/capture/ask/").content.decode()

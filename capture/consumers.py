@@ -197,7 +197,10 @@ class CaptureConsumer(GuardedSocket):
 
     async def capture_done(self, event):
         url = reverse("recaps:detail", kwargs={"recap_id": event["recap_id"]})
-        await self._perform(self.rules.done(url))
+        await self._perform(self.rules.done(url, polishing=bool(event.get("polishing"))))
+
+    async def capture_polished(self, event):
+        await self._perform(self.rules.polished())
 
     async def capture_lost(self, event):
         await self.close(code=protocol.CLOSE_RESEND)

@@ -245,9 +245,17 @@ class Stream:
             outputs.append(progress(windows_left))
         return outputs
 
-    def done(self, recap_url: str) -> list[Output]:
+    def done(self, recap_url: str, *, polishing: bool = False) -> list[Output]:
+        """The recap is saved. ``polishing``: a language model is writing its final version, and a
+        ``polished`` message follows on this socket (the page keeps it open for that)."""
         self.status = DONE
-        return [Send({"type": "done", "recap_url": recap_url})]
+        message = {"type": "done", "recap_url": recap_url}
+        if polishing:
+            message["polishing"] = True
+        return [Send(message)]
+
+    def polished(self) -> list[Output]:
+        return [Send({"type": "polished"})]
 
 
 def progress(windows_left: int) -> Send:

@@ -129,6 +129,10 @@ def recap_polish(*, recap_id) -> Recap | None:
         capture_services.transcript_release(session_id=recap.session_id)
 
 
+def recap_session_id(*, recap_id):
+    return Recap.objects.filter(id=recap_id).values_list("session_id", flat=True).first()
+
+
 def _polish_done(recap_id, data: dict | None) -> Recap | None:
     with transaction.atomic():
         recap = Recap.objects.select_for_update().filter(id=recap_id).first()

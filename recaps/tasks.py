@@ -18,10 +18,12 @@ log = logging.getLogger(__name__)
 def recap_build(session_id: str) -> None:
     recap = services.recap_build(session_id=session_id)
     if recap is not None:
+        polishing = bool(recap.data.get("polishing"))
         capture_services.group_send(
-            capture_services.session_group(session_id), {"type": "capture.done", "recap_id": str(recap.id)}
+            capture_services.session_group(session_id),
+            {"type": "capture.done", "recap_id": str(recap.id), "polishing": polishing},
         )
-        if recap.data.get("polishing"):
+        if polishing:
             recap_polish.delay(str(recap.id))  # routed to the "llm" queue (settings.CELERY_TASK_ROUTES)
 
 
@@ -29,4 +31,11 @@ def recap_build(session_id: str) -> None:
 @shared_task(name="recaps.tasks.recap_polish", time_limit=1800, soft_time_limit=1700)
 @content_free_errors
 def recap_polish(recap_id: str) -> None:
-    services.recap_polish(recap_id=recap_id)
+    try:
+        services.recap_polish(recap_id=recap_id)
+    finally:
+        # A page still open on the session hears that the final recap is there (or that it is not).
+        session_id = services.recap_session_id(recap_id=recap_id)
+        if session_id is not None:
+            group = capture_services.session_group(session_id)
+            capture_services.group_send(group, {"type": "capture.polished"})

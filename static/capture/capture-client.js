@@ -69,7 +69,8 @@ export function packFrame(ch, seq, payload) {
  *   commit {seconds, committed}   audio safely transcribed and stored
  *   backlog {seconds, over}   over = uncommitted audio above 10 minutes
  *   progress {windowsLeft}   after stop
- *   done {recapUrl}
+ *   done {recapUrl, polishing}   polishing: a "polished" event follows
+ *   polished {}   the language model's final recap replaced the first one (or could not)
  *   fatal {code, message}
  *   status {status}   the server's session status ("ending" = stopped elsewhere)
  *   notice {message}   something changed that the person should know
@@ -347,7 +348,8 @@ export class CaptureClient extends EventTarget {
       case "speech": return this.emit("speech", { ch: msg.ch, active: Boolean(msg.active) });
       case "state": return this.onServerStatus(msg.status);
       case "progress": return this.emit("progress", { windowsLeft: msg.windows_left });
-      case "done": return this.finish(msg.recap_url);
+      case "done": return this.finish(msg.recap_url, Boolean(msg.polishing));
+      case "polished": return this.polishedNow();
       case "error": return this.onServerError(msg);
       default:
     }
@@ -476,15 +478,27 @@ export class CaptureClient extends EventTarget {
     this.emit("fatal", { code, message: FATAL[code] });
   }
 
-  finish(recapUrl) {
+  // polishing: a language model is writing the final recap; the socket stays
+  // open for the "polished" message (no reconnect if it drops: the recap page
+  // says the same).
+  finish(recapUrl, polishing = false) {
     this.finished = true;
     this.backlog?.clear();
     const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close(1000);
+    if (!polishing) {
+      this.ws = null;
+      if (ws) ws.close(1000);
+    }
     this.shutdown();
     this.setConnection("closed");
-    this.emit("done", { recapUrl });
+    this.emit("done", { recapUrl, polishing });
+  }
+
+  polishedNow() {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000);
+    this.emit("polished", {});
   }
 
   shutdown() {

@@ -375,12 +375,18 @@ client.addEventListener("status", ({ detail }) => {
 client.addEventListener("done", ({ detail }) => {
   setPhase("finish");
   releaseWake();
-  $("progress").textContent = "Your recap is ready.";
-  show("finish-hint", false);
+  $("progress").textContent = detail.polishing ? "Your recap is ready. Polishing it…" : "Your recap is ready.";
+  $("finish-hint").textContent = "A language model is writing its final version; you can open this one now.";
+  show("finish-hint", Boolean(detail.polishing));
   if (detail.recapUrl) $("recap-link").href = detail.recapUrl;
   show("recap-link", true);
   showNoteOffer(detail.recapUrl);
   $("recap-link").focus();
+});
+
+client.addEventListener("polished", () => {
+  $("progress").textContent = "Your recap is ready.";
+  show("finish-hint", false);
 });
 
 client.addEventListener("fatal", ({ detail }) => {

@@ -233,6 +233,11 @@ def test_commits_carry_progress_only_while_the_session_ends_and_done_ends_the_au
     ]
     assert s.done("/recaps/1/") == [Send({"type": "done", "recap_url": "/recaps/1/"})]
     assert s.status == "done"
+    # With a language model writing the final recap, the page keeps the socket open for "polished".
+    assert s.done("/recaps/1/", polishing=True) == [
+        Send({"type": "done", "recap_url": "/recaps/1/", "polishing": True})
+    ]
+    assert s.polished() == [Send({"type": "polished"})]
 
 
 # The own-voice limit and the session length -----------------------------------------------------

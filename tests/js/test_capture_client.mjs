@@ -309,3 +309,20 @@ test("a reloaded page takes back the encrypted backlog: resends what the server 
   await second.c.backlog.flush();
   assert.equal((await storage.getAll("s1")).length, 0);
 });
+
+test("done with polishing keeps the socket open for 'polished', then closes it", async (t) => {
+  const { c, events, sockets } = newClient(t, [0]);
+  c.addEventListener("polished", () => events.push({ type: "polished" }));
+  c.connect();
+  await sleep(5);
+  const ws = sockets[0];
+  ws.serverSays({ type: "welcome", status: "ending", commit: { 0: -1 }, next: { 0: 0 } });
+  ws.serverSays({ type: "done", recap_url: "/recaps/r/", polishing: true });
+  assert.deepEqual(events.find((e) => e.type === "done"), { type: "done", recapUrl: "/recaps/r/", polishing: true });
+  assert.notEqual(ws.readyState, 3, "still open for the final recap");
+  ws.serverSays({ type: "polished" });
+  assert.ok(events.some((e) => e.type === "polished"));
+  assert.equal(ws.readyState, 3);
+  await sleep(700);
+  assert.equal(sockets.length, 1, "no reconnect after either");
+});

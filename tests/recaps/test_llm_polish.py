@@ -124,3 +124,23 @@ def test_the_build_task_hands_the_recap_to_the_llm_queue_by_id(
     recap = Recap.objects.get(session=session)
     assert sent == [(str(recap.id),)]  # an id, never text
     assert settings.CELERY_TASK_ROUTES["recaps.tasks.recap_polish"] == {"queue": "llm"}
+
+
+def test_the_polish_task_tells_the_open_page_when_the_final_recap_is_there(
+    user, model, clean_redis, monkeypatch
+):
+    from recaps import tasks
+
+    told = []
+    monkeypatch.setattr(
+        tasks.capture_services, "group_send", lambda group, message: told.append((group, message))
+    )
+    monkeypatch.setattr(tasks.recap_polish, "delay", lambda *args: None)
+    session = ending_session(user)
+    tasks.recap_build(str(session.id))
+    recap = Recap.objects.get(session=session)
+    assert told[-1][1] == {"type": "capture.done", "recap_id": str(recap.id), "polishing": True}
+    model.push(Reply(GOOD))
+    tasks.recap_polish(str(recap.id))
+    assert told[-1] == (capture_services.session_group(session.id), {"type": "capture.polished"})
+    assert Recap.objects.get(id=recap.id).data["polished"] is True

@@ -158,6 +158,7 @@ class Stack:
         *,
         keep: bool = False,
         worker_concurrency: int = 1,
+        worker_queues: str = "",
         env: dict | None = None,
         django_in_process: bool = True,
         migrate: bool = True,
@@ -182,6 +183,7 @@ class Stack:
         self.keep = keep
         self.failed = False
         self.worker_concurrency = worker_concurrency
+        self.worker_queues = worker_queues  # e.g. "celery,llm": also the language model's queue
         self.redis_port = free_port()
         self.web_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -360,6 +362,7 @@ class Stack:
                 "-n",
                 f"bench-{os.getpid()}@%h",
                 *(["-B", "--schedule", str(self.dir / "celerybeat-schedule")] if self.worker_beat else []),
+                *(["-Q", self.worker_queues] if self.worker_queues else []),
             ],
         )
         deadline = time.monotonic() + 90

@@ -59,8 +59,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -382,9 +384,12 @@ def run_audit(
     speed: float = 4.0,
     log_level: str = "INFO",
     keep: bool = False,
+    llm_url: str = "",
     out=print,
 ) -> dict:
-    """The whole audit; returns the JSON summary (also printed as the last line)."""
+    """The whole audit; returns the JSON summary (also printed as the last line). ``llm_url``: with the
+    language-model recap engine on (a model server at that URL), the held transcript and the model's
+    final recap are audited too."""
     work = Path(tempfile.mkdtemp(prefix="undertone-audit-"))
     try:
         pcms, refs = make_tracks(audio=audio, references=references or [], channels=channels, work=work)
@@ -394,12 +399,14 @@ def run_audit(
     ref_words = scan.spoken_words(*refs)
     slices = [s for ch, pcm in enumerate(pcms) for s in scan.audio_slices(pcm, count=64 // len(pcms))]
 
+    llm_env = {"RECAP_LLM_URL": llm_url, "RECAP_LLM_MODEL": "audit"} if llm_url else {}
     stack = Stack(
         keep=True,
         private_dirs=True,
         worker_beat=True,
         worker_loglevel=log_level,
-        env={"LOG_LEVEL": log_level},
+        worker_queues="celery,llm" if llm_url else "",
+        env={"LOG_LEVEL": log_level, **llm_env},
     )
     db = stack.dir / "bench.sqlite3"
     t_start = time.time()
@@ -424,6 +431,19 @@ def run_audit(
             stack=stack,
             session=run["bg"],
         )
+        polished = None
+        if llm_url:
+            # The model's final recap replaces the first; the held transcript goes with it.
+            recap_id = run["bg"].result.recap_url.rstrip("/").rsplit("/", 1)[-1]
+            deadline = time.monotonic() + 300
+            while polished is None and time.monotonic() < deadline:
+                data = Recap.objects.get(id=recap_id).data
+                if not data.get("polishing"):
+                    polished = "polished" if data.get("polished") else "failed"
+                stack.check_alive()
+                time.sleep(0.2)
+            if polished is None:
+                raise StackError(f"the model's recap did not come within 300 s\n{stack.log_tails()}")
         wait_quiet(stack)
         said_words = scan.spoken_words(*run["texts"])
         excluded = sorted(w for w in set(ref_words) | set(said_words) if w in code_words)
@@ -535,6 +555,7 @@ def run_audit(
 
     report.print(out)
     summary = {
+        "llm": {"url": bool(llm_url), "final_recap": polished} if llm_url else None,
         "leaks": report.leaks,
         "checks_failed": [name for name, ok in report.checks.items() if not ok],
         "places_scanned": [r["place"] for r in report.rows],
@@ -983,6 +1004,27 @@ sys.stdin.read()
 """
 
 
+@contextlib.contextmanager
+def _scripted_model(on: bool):
+    """A scripted OpenAI-compatible server (tests/recaps/llm_server.py) whose recap is one summary line
+    made from the first client line it is sent: a model that writes what was said, so the final recap
+    holds real words and the audit can tell whether they leak anywhere else."""
+    if not on:
+        yield ""
+        return
+    from tests.recaps.llm_server import Compute, ScriptedLlm
+
+    def recap_from(body: dict) -> dict:
+        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        first = next((m for m in re.finditer(r"^\[(\d+)\] CLIENT[^:]*: (.+)$", prompt, re.MULTILINE)), None)
+        lines = [{"text": f"You said: {first.group(2)}", "speaker": "client", "cites": [int(first.group(1))]}]
+        empty = {"summary": [], "themes": [], "insights": [], "next_steps": [], "questions": []}
+        return {**empty, "summary": lines if first else [], "moments": [], "full_recap": []}
+
+    with ScriptedLlm(*[Compute(recap_from) for _ in range(50)]) as llm:
+        yield llm.url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path, help="a speech file instead of the espeak-ng sentences")
@@ -994,6 +1036,11 @@ def main() -> None:
     parser.add_argument("--faults", action="store_true", help="the forced-exception check")
     parser.add_argument("--self-check", action="store_true", help="prove the scanner finds planted leaks")
     parser.add_argument("--json-out", type=Path, help="also write the JSON summary here")
+    parser.add_argument(
+        "--llm-scripted",
+        action="store_true",
+        help="with the language-model engine on, against a scripted OpenAI-compatible server on loopback",
+    )
     args = parser.parse_args()
 
     if args.self_check:
@@ -1006,14 +1053,16 @@ def main() -> None:
         channels = args.channels or (2 if args.audio is None else 1)
         if args.audio is not None and len(args.reference) != channels:
             parser.error(f"--audio needs --reference {channels} time(s), one per channel")
-        summary = run_audit(
-            audio=args.audio,
-            references=args.reference,
-            channels=channels,
-            speed=args.speed,
-            log_level=args.log_level,
-            keep=args.keep,
-        )
+        with _scripted_model(args.llm_scripted) as llm_url:
+            summary = run_audit(
+                audio=args.audio,
+                references=args.reference,
+                channels=channels,
+                speed=args.speed,
+                log_level=args.log_level,
+                keep=args.keep,
+                llm_url=llm_url,
+            )
         failed = summary["leaks"] > 0 or bool(summary["checks_failed"])
     if args.json_out:
         args.json_out.write_text(json.dumps(summary) + "\n")

@@ -31,6 +31,16 @@ class Reply:
 
 
 @dataclass
+class Compute:
+    """200 with the message content ``fn(request body)`` returns (a dict, sent as JSON): a server that
+    answers from what it was sent, for a whole session (bench/privacy_audit.py --llm-scripted)."""
+
+    fn: Any
+    prompt_tokens: int | None = 120
+    completion_tokens: int | None = 80
+
+
+@dataclass
 class Malformed:
     """200 whose message content is not JSON (or not the schema's shape, when ``content`` is a dict)."""
 
@@ -130,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(behaviour, Status):
             self._send(behaviour.code, behaviour.body, behaviour.content_type)
             return
+        if isinstance(behaviour, Compute):
+            behaviour = Reply(behaviour.fn(body), behaviour.prompt_tokens, behaviour.completion_tokens)
         if isinstance(behaviour, Reply | Malformed):
             content = behaviour.content
             text = content if isinstance(content, str) else json.dumps(content)

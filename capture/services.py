@@ -382,11 +382,18 @@ def transcript_held(*, session_id) -> list[TranscriptSegment]:
 def transcript_release(*, session_id) -> int:
     """Deletes a held transcript; idempotent. Returns the segments deleted."""
     with transaction.atomic():
-        deleted, _ = TranscriptSegment.objects.filter(session_id=session_id).delete()
-        CaptureWindow.objects.filter(session_id=session_id).delete()
-        CaptureSession.objects.filter(id=session_id).update(transcript_held_at=None)
+        deleted = _held_transcripts_drop([session_id])
     if deleted:
         database_wal_truncate()
+    return deleted
+
+
+def _held_transcripts_drop(session_ids) -> int:
+    """Inside the caller's transaction: the held segments and their windows (their audio went at the
+    handoff), and the hold itself."""
+    deleted, _ = TranscriptSegment.objects.filter(session_id__in=session_ids).delete()
+    CaptureWindow.objects.filter(session_id__in=session_ids).delete()
+    CaptureSession.objects.filter(id__in=session_ids).update(transcript_held_at=None)
     return deleted
 
 
@@ -415,19 +422,19 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
         .exclude(status=Status.ENDING, finished_automatically=True, stopped_at__gte=cutoff)
     )
     window_ids = list(CaptureWindow.objects.filter(session__in=stale).values_list("id", flat=True))
+    # A transcript held for a final recap the model never wrote goes too: the saved recap stands.
+    held_cutoff = timezone.now() - timedelta(seconds=TRANSCRIPT_HOLD_MAX_S)
+    held = list(
+        CaptureSession.objects.filter(transcript_held_at__lt=held_cutoff).values_list("id", flat=True)
+    )
     with transaction.atomic():
         segments, _ = TranscriptSegment.objects.filter(session__in=stale).delete()
         windows, _ = CaptureWindow.objects.filter(id__in=window_ids).delete()
         stale.filter(status__in=[Status.RECORDING, Status.PAUSED, Status.ENDING]).update(
             status=Status.FAILED, backlog_key=None
         )
+        segments += _held_transcripts_drop(held)
     audio = audio_store.window_audio_delete(window_ids=window_ids)
-    # A transcript held for a final recap the model never wrote goes too: the saved recap stands.
-    held_cutoff = timezone.now() - timedelta(seconds=TRANSCRIPT_HOLD_MAX_S)
-    for session_id in CaptureSession.objects.filter(transcript_held_at__lt=held_cutoff).values_list(
-        "id", flat=True
-    ):
-        segments += transcript_release(session_id=session_id)
     if segments:
         database_wal_truncate()
     return {"finished": finished, "segments": segments, "windows": windows, "audio_keys": audio}

@@ -7,7 +7,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from capture.selectors import unfinished_sessions_for_user
+from capture.selectors import model_host, unfinished_sessions_for_user
 from undertone_web.faults import fault_point
 
 from . import services
@@ -70,16 +70,9 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
         "note": note,
         "after_notes": after_notes_for_recap(recap=recap),
         # Where a language model wrote (or is writing) this recap, said as it is: a host, not content.
-        "llm_host": _llm_host(),
+        "llm_host": model_host(),
     }
     return render(request, "recaps/detail.html", context)
-
-
-def _llm_host() -> str:
-    from .llm_config import llm_target
-
-    target = llm_target()
-    return target.host if target else ""
 
 
 @login_required

@@ -456,6 +456,20 @@ def _valid_texts(items: Sequence[SourcedText], starts: _Starts, cap: int) -> lis
     return out
 
 
+def ordered_segments(segments: Sequence[Segment]) -> list[Segment]:
+    """Segments as every engine reads them: speakers normalised, times as floats, those without a
+    usable start left out, in time order. ``replace()``, not a new Segment: every field (the
+    recogniser's confidence too) comes along."""
+    return sorted(
+        (
+            replace(s, speaker=normalise_speaker(s.speaker), start=float(s.start), end=float(s.end))
+            for s in segments
+            if math.isfinite(float(s.start))
+        ),
+        key=lambda s: (s.start, s.end),
+    )
+
+
 def compute_stats(segments: Sequence[Segment]) -> Stats:
     """Stats from the segments themselves, so no engine can misreport them. Lines that are only
     ASR hallucinations or sound tags ("Thanks for watching!", "[MUSIC]") do not count as speech,

@@ -46,7 +46,7 @@ from .base import (
     SourcedText,
     Theme,
     compute_stats,
-    normalise_speaker,
+    ordered_segments,
     validate,
 )
 from .llm_client import LlmSettings, LlmUnavailable, Usage, complete_json
@@ -220,17 +220,6 @@ _ACT_LABELS: dict[str, str] = {
 _SPEAKER_LABELS = {"client": "CLIENT", "therapist": "THERAPIST"}
 
 
-def _prepare(segments: Sequence[Segment]) -> list[Segment]:
-    return sorted(
-        (
-            replace(s, speaker=normalise_speaker(s.speaker), start=float(s.start), end=float(s.end))
-            for s in segments
-            if math.isfinite(float(s.start))
-        ),
-        key=lambda s: (s.start, s.end),
-    )
-
-
 def transcript_lines(numbered: Sequence[tuple[int, Segment]]) -> str:
     """One line per segment: ``[id] SPEAKER (acts): text``; segments with nothing left after cleaning
     (a sound tag, a recogniser hallucination) are left out, their ids unused."""
@@ -321,20 +310,13 @@ def _with_safety(result: RecapResult, segs: Sequence[Segment]) -> RecapResult:
     """The fixed support line and summary sentence, as the local engine writes them, wherever the
     client spoke of self-harm or suicide; never left to the model."""
     mentions = S.scan([(s.speaker, s.start, s.text) for s in segs])
-    if not mentions:
-        return replace(result, safety=None)
-    safety = SourcedText(text=S.SUPPORT_LINE, sources=sorted({m.start for m in mentions}))
     summary = list(result.summary)
-    sentence = S.summary_sentence(mentions)
     said = any(
         w in item.text.lower() for item in summary for w in ("suicid", "self-harm", "harming yourself")
     )
-    if sentence and not said:
-        if not summary:
-            sentence = sentence.replace("You also spoke", "You spoke")
-        where = sorted({m.start for m in mentions if m.affirmed})
-        summary.insert(min(2, len(summary)), SourcedText(text=sentence, sources=where))
-    return replace(result, safety=safety, summary=summary)
+    if not said:
+        summary = S.with_summary_sentence(summary, mentions)
+    return replace(result, safety=S.support_line(mentions), summary=summary)
 
 
 # --- the engine ---------------------------------------------------------------------------------------
@@ -359,7 +341,7 @@ class LlmEngine:
     # --- entry points ----------------------------------------------------------------------------
 
     def build(self, segments: Sequence[Segment]) -> RecapResult:
-        segs = _prepare(segments)
+        segs = ordered_segments(segments)
         self.last_report, self.last_usage = {}, {}
         if not any(clean_sentences(s.text) for s in segs):
             return validate(RecapResult(engine=self.name, stats=compute_stats(segs)), segs)
@@ -391,7 +373,7 @@ class LlmEngine:
         citing ids outside the chunk and quotes not found word for word are dropped. ``segments`` holds
         the cited segments themselves, which ``reduce`` needs to check the recap against: the notes
         carry transcript text, so they are for this build only and must never be stored."""
-        segs = _prepare(segments)
+        segs = ordered_segments(segments)
         numbered = [(first_id + i, s) for i, s in enumerate(segs)]
         lines = transcript_lines(numbered)
         if not lines:
@@ -446,10 +428,10 @@ class LlmEngine:
             for d in notes.get("segments") or ():
                 seg = Segment.from_dict(d)
                 known.setdefault(seg.start, seg)
-        tail = _prepare(tail_segments)
+        tail = ordered_segments(tail_segments)
         for seg in tail:
             known[seg.start] = seg
-        segs = _prepare(list(known.values()))
+        segs = ordered_segments(list(known.values()))
         id_of = {seg.start: i for i, seg in enumerate(segs)}
 
         def cites(sources: Sequence[float]) -> list[int]:

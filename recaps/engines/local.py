@@ -18,7 +18,6 @@ is left out rather than patched.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,7 @@ from .base import (
     SourcedText,
     Theme,
     compute_stats,
-    normalise_speaker,
+    ordered_segments,
     validate,
 )
 from .text import clean_sentences, content_stems
@@ -99,15 +98,7 @@ class LocalEngine:
     name = "local"
 
     def build(self, segments: Sequence[Segment]) -> RecapResult:
-        # replace(), not a new Segment: every field (the recogniser's confidence too) comes along.
-        segs = sorted(
-            (
-                replace(s, speaker=normalise_speaker(s.speaker), start=float(s.start), end=float(s.end))
-                for s in segments
-                if math.isfinite(float(s.start))
-            ),
-            key=lambda s: (s.start, s.end),
-        )
+        segs = ordered_segments(segments)
         sents, seg_texts = _sentences(segs)
         if not sents:
             return validate(RecapResult(engine=self.name, stats=compute_stats(segs)), segs)
@@ -494,9 +485,7 @@ class _Session:
         questions = self.questions()
         insights = self.neutral(self.insights())
         moments = self.moments()
-        safety_line = None
-        if self.safety:
-            safety_line = SourcedText(text=S.SUPPORT_LINE, sources=sorted({m.start for m in self.safety}))
+        safety_line = S.support_line(self.safety)
         return RecapResult(
             summary=self.summary(next_steps, insights, questions),
             themes=self.themes(),
@@ -1506,14 +1495,7 @@ class _Session:
                 if line:
                     out.append(SourcedText(text=C.sentence(line), sources=sorted(best.sources)))
 
-        safety_text = S.summary_sentence(self.safety)
-        if safety_text and not out:
-            safety_text = safety_text.replace("You also spoke", "You spoke")
-        if safety_text:
-            out.insert(
-                min(2, len(out)),
-                SourcedText(text=safety_text, sources=sorted({m.start for m in self.safety if m.affirmed})),
-            )
+        out = S.with_summary_sentence(out, self.safety)
 
         if questions and len(out) < 6:
             # A thread explicitly kept for next time says most about what comes next.

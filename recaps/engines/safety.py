@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .base import SourcedText
+
 # 988 is the Suicide & Crisis Lifeline in the US and, since 2023-11-30, in Canada (call or text).
 SUPPORT_LINE = (
     "If you are thinking about harming yourself or feel unsafe, you don't have to wait for your next "
@@ -85,6 +87,25 @@ def scan(turns: list[tuple[str, float, str]]) -> list[SafetyMention]:
         before = text[: match.start()]
         negated = bool(_NEGATED.search(before)) and "don't want to" not in match.group(0).lower()
         out.append(SafetyMention(start=start, kind=kind, affirmed=not negated))
+    return out
+
+
+def support_line(mentions: list[SafetyMention]) -> SourcedText | None:
+    """The fixed support line, citing every mention (a negated one too), or None without any."""
+    return SourcedText(text=SUPPORT_LINE, sources=sorted({m.start for m in mentions})) if mentions else None
+
+
+def with_summary_sentence(summary: list[SourcedText], mentions: list[SafetyMention]) -> list[SourcedText]:
+    """The summary with its gentle sentence about self-harm or suicide (affirmed mentions only), third
+    at most, so it is never buried; alone, it reads "You spoke about…"."""
+    sentence = summary_sentence(mentions)
+    if not sentence:
+        return list(summary)
+    if not summary:
+        sentence = sentence.replace("You also spoke", "You spoke")
+    where = sorted({m.start for m in mentions if m.affirmed})
+    out = list(summary)
+    out.insert(min(2, len(out)), SourcedText(text=sentence, sources=where))
     return out
 
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def no_ratelimit_counts(redis_client):
+def no_ratelimit_counts(redis_client, one_ratelimit_window):
     """Rate-limit counters live in the shared test Redis: drop only theirs (not flushdb, which would
     disturb anything else using that Redis)."""
 

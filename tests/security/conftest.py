@@ -204,7 +204,7 @@ def cross_owner_references() -> list[str]:
 
 
 @pytest.fixture
-def no_ratelimit_counts(redis_client):
+def no_ratelimit_counts(redis_client, one_ratelimit_window):
     """Rate-limit counters live in the test Redis; tests that make many requests start from zero."""
 
     def clear():

@@ -385,6 +385,7 @@ def run_audit(
     log_level: str = "INFO",
     keep: bool = False,
     llm_url: str = "",
+    llm_requests: list | None = None,
     out=print,
 ) -> dict:
     """The whole audit; returns the JSON summary (also printed as the last line). ``llm_url``: with the
@@ -399,7 +400,11 @@ def run_audit(
     ref_words = scan.spoken_words(*refs)
     slices = [s for ch, pcm in enumerate(pcms) for s in scan.audio_slices(pcm, count=64 // len(pcms))]
 
-    llm_env = {"RECAP_LLM_URL": llm_url, "RECAP_LLM_MODEL": "audit"} if llm_url else {}
+    # Chunks of 3 s: the model writes notes on some while the (short) session records (the map step), so
+    # the audit sees them stored and then gone with the transcript.
+    llm_env = (
+        {"RECAP_LLM_URL": llm_url, "RECAP_LLM_MODEL": "audit", "RECAP_LLM_CHUNK_S": "3"} if llm_url else {}
+    )
     stack = Stack(
         keep=True,
         private_dirs=True,
@@ -444,6 +449,11 @@ def run_audit(
                 time.sleep(0.2)
             if polished is None:
                 raise StackError(f"the model's recap did not come within 300 s\n{stack.log_tails()}")
+            asked = [
+                ((r.get("json") or {}).get("response_format") or {}).get("json_schema", {}).get("name")
+                for r in llm_requests or ()
+            ]
+            notes_written = asked.count("session_notes")
         wait_quiet(stack)
         said_words = scan.spoken_words(*run["texts"])
         excluded = sorted(w for w in set(ref_words) | set(said_words) if w in code_words)
@@ -498,6 +508,9 @@ def run_audit(
         _traffic_place(report, commands, client)
         opened = sampler.stop()
         recap_count = Recap.objects.count()
+        from capture.models import TranscriptNotes
+
+        notes_left = TranscriptNotes.objects.count()
         connections.close_all()
         stop_services(stack)
 
@@ -536,6 +549,12 @@ def run_audit(
             ),
         )
         report.check("the session produced a recap", recap_count == 1)
+        if llm_url:
+            report.check(
+                f"the model wrote notes on {notes_written} chunk(s) while the session recorded, and "
+                f"{notes_left} rows of notes are left after the final recap",
+                notes_written >= 1 and notes_left == 0,
+            )
         report.check(
             "the transcript held spoken words (the search is not vacuous)",
             words and len(set(said_words) & set(words)) >= min(3, len(words)),
@@ -555,7 +574,9 @@ def run_audit(
 
     report.print(out)
     summary = {
-        "llm": {"url": bool(llm_url), "final_recap": polished} if llm_url else None,
+        "llm": {"url": bool(llm_url), "final_recap": polished, "notes_written": notes_written}
+        if llm_url
+        else None,
         "leaks": report.leaks,
         "checks_failed": [name for name, ok in report.checks.items() if not ok],
         "places_scanned": [r["place"] for r in report.rows],
@@ -1010,19 +1031,34 @@ def _scripted_model(on: bool):
     made from the first client line it is sent: a model that writes what was said, so the final recap
     holds real words and the audit can tell whether they leak anywhere else."""
     if not on:
-        yield ""
+        yield None
         return
     from tests.recaps.llm_server import Compute, ScriptedLlm
 
     def recap_from(body: dict) -> dict:
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         first = next((m for m in re.finditer(r"^\[(\d+)\] CLIENT[^:]*: (.+)$", prompt, re.MULTILINE)), None)
-        lines = [{"text": f"You said: {first.group(2)}", "speaker": "client", "cites": [int(first.group(1))]}]
+        if body.get("response_format", {}).get("json_schema", {}).get("name") == "session_notes":
+            # Notes on a chunk: the client's first line as change talk, so the notes hold real words.
+            said = [{"text": f"You said {first.group(2)}", "cites": [int(first.group(1))]}] if first else []
+            empty = {"topics": [], "therapist_suggestions": [], "agreements": [], "open_questions": []}
+            return {**empty, "client_change": said, "quotes": []}
+        lines = []
+        if first:
+            lines = [
+                {"text": f"You said: {first.group(2)}", "speaker": "client", "cites": [int(first.group(1))]}
+            ]
+        elif "\nNotes:\n" in prompt:
+            # The write-up from notes (the client's lines were all in noted chunks): the first note.
+            notes = json.loads(prompt.split("\nNotes:\n", 1)[1].split("\n\n", 1)[0])
+            said = next((n for part in notes for n in part.get("client_change", ())), None)
+            if said:
+                lines = [{"text": said["text"], "speaker": "client", "cites": said["cites"]}]
         empty = {"summary": [], "themes": [], "insights": [], "next_steps": [], "questions": []}
-        return {**empty, "summary": lines if first else [], "moments": [], "full_recap": []}
+        return {**empty, "summary": lines, "moments": [], "full_recap": []}
 
-    with ScriptedLlm(*[Compute(recap_from) for _ in range(50)]) as llm:
-        yield llm.url
+    with ScriptedLlm(*[Compute(recap_from) for _ in range(200)]) as llm:
+        yield llm
 
 
 def main() -> None:
@@ -1053,7 +1089,7 @@ def main() -> None:
         channels = args.channels or (2 if args.audio is None else 1)
         if args.audio is not None and len(args.reference) != channels:
             parser.error(f"--audio needs --reference {channels} time(s), one per channel")
-        with _scripted_model(args.llm_scripted) as llm_url:
+        with _scripted_model(args.llm_scripted) as llm:
             summary = run_audit(
                 audio=args.audio,
                 references=args.reference,
@@ -1061,7 +1097,8 @@ def main() -> None:
                 speed=args.speed,
                 log_level=args.log_level,
                 keep=args.keep,
-                llm_url=llm_url,
+                llm_url=llm.url if llm else "",
+                llm_requests=llm.requests if llm else None,
             )
         failed = summary["leaks"] > 0 or bool(summary["checks_failed"])
     if args.json_out:

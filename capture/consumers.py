@@ -199,6 +199,9 @@ class CaptureConsumer(GuardedSocket):
         url = reverse("recaps:detail", kwargs={"recap_id": event["recap_id"]})
         await self._perform(self.rules.done(url, polishing=bool(event.get("polishing"))))
 
+    async def capture_polishing(self, event):
+        await self._perform(self.rules.polishing(event["step"], event["steps"]))
+
     async def capture_polished(self, event):
         await self._perform(self.rules.polished())
 

@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from undertone_web.crypto import EncryptedTextField
+from undertone_web.crypto import EncryptedJSONField, EncryptedTextField
 
 
 class PairingRequest(models.Model):
@@ -153,6 +153,29 @@ class TranscriptSegment(models.Model):
     @property
     def speaker(self) -> str:
         return "client" if self.channel == 0 else "therapist"
+
+
+class TranscriptNotes(models.Model):
+    """A language model's structured notes on one chunk of a session's transcript (the map step of
+    recaps/engines/llm.py), written while the session records so that Stop has only the reduce left.
+    Content derived from the transcript: encrypted like it, and deleted with it (capture.services
+    deletes both together). Capture stores them opaquely; recaps writes and reads them."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"  # the model could not: the chunk's lines go to the reduce as they are
+
+    session = models.ForeignKey(CaptureSession, on_delete=models.CASCADE, related_name="notes")
+    chunk = models.PositiveIntegerField()  # session time [chunk * size, (chunk + 1) * size)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    data = EncryptedJSONField(null=True, blank=True, default=None)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chunk"]
+        # A chunk's notes task is queued once, however many windows commit after it is due.
+        constraints = [models.UniqueConstraint(fields=["session", "chunk"], name="notes_once_per_chunk")]
 
 
 class ConsentPreference(models.Model):

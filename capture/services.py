@@ -12,7 +12,7 @@ from typing import TypeVar
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
@@ -20,9 +20,9 @@ from undertone_web.db import database_wal_truncate
 
 from . import audio_store
 from .exceptions import ConsentMissing, InvalidTransition, SessionFinished, StaleWriter
-from .models import CaptureSession, CaptureWindow, LinkedDevice, TranscriptSegment
+from .models import CaptureSession, CaptureWindow, LinkedDevice, TranscriptNotes, TranscriptSegment
 from .protocol import FRAME_SECONDS
-from .signals import session_ready
+from .signals import session_ready, transcript_committed
 from .vad import ClosedWindow
 
 log = logging.getLogger(__name__)
@@ -196,8 +196,17 @@ def capture_window_done(*, window_id, segments: list[dict]) -> CaptureWindow | N
         session_id = window.session_id
         transaction.on_commit(lambda: capture_commit_announce(session_id=session_id, commit=commit))
         transaction.on_commit(lambda: capture_recap_if_ready(session_id=session_id))
+        transaction.on_commit(lambda: _transcript_committed_tell(session_id))
     audio_store.window_audio_delete(window_ids=[window_id])
     return window
+
+
+def _transcript_committed_tell(session_id) -> None:
+    # A listener's failure (its database or broker) must not fail the transcription task that called
+    # it: the window is stored and acknowledged either way. Logged by type only, never content.
+    for receiver, result in transcript_committed.send_robust(sender=CaptureSession, session_id=session_id):
+        if isinstance(result, Exception):
+            log.warning("session %s: %s failed on a commit (%s)", session_id, receiver, type(result).__name__)
 
 
 def capture_window_lost(*, window_id) -> None:
@@ -358,6 +367,7 @@ def session_handoff(
             session.transcript_held_at = timezone.now()
         else:
             TranscriptSegment.objects.filter(session=session).delete()
+            TranscriptNotes.objects.filter(session=session).delete()
             CaptureWindow.objects.filter(session=session).delete()
         session.status = Status.DONE
         session.backlog_key = None  # a browser's leftover backlog is unreadable from now on
@@ -392,6 +402,7 @@ def _held_transcripts_drop(session_ids) -> int:
     """Inside the caller's transaction: the held segments and their windows (their audio went at the
     handoff), and the hold itself."""
     deleted, _ = TranscriptSegment.objects.filter(session_id__in=session_ids).delete()
+    TranscriptNotes.objects.filter(session_id__in=session_ids).delete()
     CaptureWindow.objects.filter(session_id__in=session_ids).delete()
     CaptureSession.objects.filter(id__in=session_ids).update(transcript_held_at=None)
     return deleted
@@ -429,6 +440,7 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
     )
     with transaction.atomic():
         segments, _ = TranscriptSegment.objects.filter(session__in=stale).delete()
+        TranscriptNotes.objects.filter(session__in=stale).delete()
         windows, _ = CaptureWindow.objects.filter(id__in=window_ids).delete()
         stale.filter(status__in=[Status.RECORDING, Status.PAUSED, Status.ENDING]).update(
             status=Status.FAILED, backlog_key=None
@@ -438,6 +450,84 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
     if segments:
         database_wal_truncate()
     return {"finished": finished, "segments": segments, "windows": windows, "audio_keys": audio}
+
+
+# --- notes on the transcript (a language model's map step; recaps writes and reads them) -------------
+
+
+def transcript_chunks_claim(*, session_id, chunk_s: float) -> list[int]:
+    """Claims, once each, the chunks of ``chunk_s`` seconds of a recording session whose audio is
+    transcribed on every channel in use and that have no notes yet; returns their numbers. Chunks that
+    complete after Stop are left to the final recap, which reads what is not covered as it is."""
+    session = (
+        CaptureSession.objects.filter(id=session_id, status__in=ACTIVE).only("commit_0", "commit_1").first()
+    )
+    if session is None:
+        return []
+    channels = set(CaptureWindow.objects.filter(session_id=session_id).values_list("channel", flat=True))
+    if not channels:
+        return []
+    # Windows commit in order on each channel (silence too), so every segment that starts before this
+    # time is stored. A channel with no window yet (its first is still open, or it joined late) cannot
+    # hold a chunk back; what it later adds to a noted chunk is not in that chunk's "covers", so the
+    # final recap reads it as it is: late lines cost a little quality, never a word.
+    committed_s = min((getattr(session, f"commit_{ch}") + 1) * FRAME_SECONDS for ch in channels)
+    have = set(TranscriptNotes.objects.filter(session_id=session_id).values_list("chunk", flat=True))
+    claimed = []
+    for chunk in range(int(committed_s // chunk_s)):
+        if chunk in have:
+            continue
+        try:
+            with transaction.atomic():
+                TranscriptNotes.objects.create(session_id=session_id, chunk=chunk)
+        except IntegrityError:
+            continue  # another worker's commit claimed it first
+        claimed.append(chunk)
+    return claimed
+
+
+def transcript_chunk(*, session_id, chunk: int, chunk_s: float) -> list[TranscriptSegment] | None:
+    """The segments that start in a claimed chunk whose notes are still to be written; None when there
+    is nothing to do (written already: a redelivered task; or the session's transcript is gone)."""
+    if not TranscriptNotes.objects.filter(
+        session_id=session_id, chunk=chunk, status=TranscriptNotes.Status.QUEUED
+    ).exists():
+        return None
+    return list(
+        TranscriptSegment.objects.filter(
+            session_id=session_id, start__gte=chunk * chunk_s, start__lt=(chunk + 1) * chunk_s
+        ).order_by("start", "channel")
+    )
+
+
+def transcript_notes_save(*, session_id, chunk: int, data: dict | None) -> bool:
+    """Stores a chunk's notes (None: the model could not write them) while the transcript they come
+    from still exists; with the session locked, so a handoff deleting the transcript cannot interleave
+    and leave notes behind it. False when nothing was stored."""
+    with transaction.atomic():
+        session = CaptureSession.objects.select_for_update().filter(id=session_id).first()
+        if session is None:
+            return False
+        if session.status not in (*ACTIVE, Status.ENDING) and session.transcript_held_at is None:
+            TranscriptNotes.objects.filter(session=session).delete()
+            return False
+        return bool(
+            TranscriptNotes.objects.filter(
+                session=session, chunk=chunk, status=TranscriptNotes.Status.QUEUED
+            ).update(
+                status=TranscriptNotes.Status.DONE if data is not None else TranscriptNotes.Status.FAILED,
+                data=data,
+            )
+        )
+
+
+def transcript_notes(*, session_id) -> list[dict]:
+    """The notes written so far, in session order."""
+    return [
+        n.data
+        for n in TranscriptNotes.objects.filter(session_id=session_id, status=TranscriptNotes.Status.DONE)
+        if n.data is not None
+    ]
 
 
 def windows_stuck(*, older_than_s: int) -> list:

@@ -254,6 +254,10 @@ class Stream:
             message["polishing"] = True
         return [Send(message)]
 
+    def polishing(self, step: int, steps: int) -> list[Output]:
+        """How far the language model has got with the final recap: step of steps (each a model call)."""
+        return [Send({"type": "polishing", "step": int(step), "steps": int(steps)})]
+
     def polished(self) -> list[Output]:
         return [Send({"type": "polished"})]
 

@@ -6,7 +6,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from capture import services as capture_services
-from capture.models import TranscriptSegment
+from capture.models import CaptureSession, TranscriptNotes, TranscriptSegment
 from undertone_web.db import database_wal_truncate
 from undertone_web.faults import fault_point
 
@@ -95,7 +95,41 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
 _KEPT_STATS = ("recorded_s", "channels", "finished_automatically")
 
 
-def recap_polish(*, recap_id) -> Recap | None:
+def recap_notes(*, session_id, chunk: int) -> bool:
+    """The map step, while the session records: the language model's notes on one chunk of the
+    transcript, stored encrypted beside it and deleted with it (capture.models.TranscriptNotes), so the
+    final recap at Stop has only the rest to read. When the model cannot, the chunk is marked so and its
+    lines go to the final recap as they are. Idempotent: a chunk already noted is left alone."""
+    from django.conf import settings
+
+    from .engines.llm import LlmEngine
+    from .engines.llm_client import LlmUnavailable
+    from .llm_config import llm_target
+
+    chunk_s = settings.RECAP_LLM_CHUNK_S
+    rows = capture_services.transcript_chunk(session_id=session_id, chunk=chunk, chunk_s=chunk_s)
+    if rows is None:
+        return False
+    target = llm_target()
+    data = None
+    if target is not None:
+        engine = LlmEngine(target.client_settings())
+        try:
+            data, usage = engine.notes(_segments(rows))
+            data["usage"] = {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens}
+        except LlmUnavailable as exc:
+            log.warning("session %s: the model could not note chunk %d (%s)", session_id, chunk, exc.reason)
+    return capture_services.transcript_notes_save(session_id=session_id, chunk=chunk, data=data)
+
+
+def recap_notes_due(*, session_id) -> list[int]:
+    """The chunks of a recording session ready for notes, claimed once each (see recap_notes)."""
+    from django.conf import settings
+
+    return capture_services.transcript_chunks_claim(session_id=session_id, chunk_s=settings.RECAP_LLM_CHUNK_S)
+
+
+def recap_polish(*, recap_id, on_progress=None) -> Recap | None:
     """The language model writes the final recap from the held transcript and it replaces the local one;
     every item it writes is checked against what was said (engines/llm_validate.py). If the model cannot
     be used, the local recap stands with a quiet note. Either way the transcript is deleted here.
@@ -115,15 +149,21 @@ def recap_polish(*, recap_id) -> Recap | None:
         if not rows or target is None:  # the transcript is gone or the model was switched off
             return _polish_done(recap_id, None)
         engine = LlmEngine(target.client_settings())
+        notes = capture_services.transcript_notes(session_id=recap.session_id)
         try:
-            result = engine.build(_segments(rows))
+            result = engine.build(_segments(rows), notes=notes, on_progress=on_progress)
         except LlmUnavailable as exc:
             log.warning(
                 "recap %s: the model could not write it (%s); the local recap stands", recap_id, exc.reason
             )
             _polish_done(recap_id, None)
             return None
-        log.info("recap %s: written by the model; validator %s", recap_id, engine.last_report)
+        log.info(
+            "recap %s: written by the model from %d stored notes; validator %s",
+            recap_id,
+            len(notes),
+            engine.last_report,
+        )
         return _polish_done(recap_id, result.to_dict())
     finally:
         capture_services.transcript_release(session_id=recap.session_id)
@@ -291,6 +331,8 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     (TranscriptSegment._meta.db_table, "id", "text"),
     (SessionNote._meta.db_table, "id", "text"),
     (AfterNote._meta.db_table, "id", "content"),
+    (CaptureSession._meta.db_table, "id", "backlog_key"),
+    (TranscriptNotes._meta.db_table, "id", "data"),
 )
 
 

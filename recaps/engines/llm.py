@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -188,9 +188,9 @@ NOTES_SYSTEM = (
 )
 
 REDUCE_PREFACE = (
-    'Below are notes on the earlier parts of the session (their "cites" are line ids), then the last '
-    "part of the session as transcript lines. Write the recap of the whole session from them; cite the "
-    "ids the notes cite or the ids of the lines shown."
+    'Below are notes on the earlier parts of the session (their "cites" are line ids), then the rest of '
+    "the session (the lines the notes do not cover, mostly its last minutes) as transcript lines. Write "
+    "the recap of the whole session from them; cite the ids the notes cite or the ids of the lines shown."
 )
 
 # --- transcript lines ---------------------------------------------------------------------------------
@@ -340,26 +340,43 @@ class LlmEngine:
 
     # --- entry points ----------------------------------------------------------------------------
 
-    def build(self, segments: Sequence[Segment]) -> RecapResult:
+    def build(
+        self,
+        segments: Sequence[Segment],
+        *,
+        notes: Sequence[Mapping[str, Any]] = (),
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> RecapResult:
+        """The recap of the whole session. ``notes``: notes already written on chunks of it while it
+        recorded (``notes`` below; each says in "covers" which segments it read); only the segments
+        they do not cover are sent again. ``on_progress(step, steps)`` is told before each model call."""
         segs = ordered_segments(segments)
         self.last_report, self.last_usage = {}, {}
         if not any(clean_sentences(s.text) for s in segs):
             return validate(RecapResult(engine=self.name, stats=compute_stats(segs)), segs)
-        if _words(segs) <= self.single_call_max_words:
+        tell = on_progress or (lambda step, steps: None)
+        if not notes and _words(segs) <= self.single_call_max_words:
+            tell(1, 1)
             lines = transcript_lines(list(enumerate(segs)))
             data, usage = self._call(RECAP_SYSTEM, f"Transcript:\n{lines}", RECAP_SCHEMA, "session_recap")
             self.last_usage = {"recap": usage}
             return self._finish(data, segs)
 
-        chunks = self._chunks(segs)
-        notes_list: list[dict[str, Any]] = []
+        covered = {start for n in notes for start in n.get("covers", ())}
+        rest = [s for s in segs if s.start not in covered]
+        # What the notes do not cover (the last minutes, and any chunk whose notes failed) is read as
+        # it is when it fits; only a long remainder is first noted chunk by chunk.
+        chunks = [rest] if _words(rest) <= self.single_call_max_words else self._chunks(rest)
+        notes_list = list(notes)
         notes_usage = Usage()
-        first = 0
-        for chunk in chunks[:-1]:
-            notes, usage = self.notes(chunk, first_id=first)
-            notes_list.append(notes)
+        steps = len(chunks)
+        for step, chunk in enumerate(chunks[:-1], start=1):
+            tell(step, steps)
+            chunk_notes, usage = self.notes(chunk)
+            notes_list.append(chunk_notes)
             notes_usage = notes_usage + usage
-            first += len(chunk)
+        notes_list.sort(key=lambda n: min(n.get("covers") or [math.inf]))
+        tell(steps, steps)
         result = self.reduce(notes_list, chunks[-1])
         self.last_usage = {"notes": notes_usage, **self.last_usage}
         # The reduce step saw only the notes' segments and the tail: the stats and the support line
@@ -371,13 +388,16 @@ class LlmEngine:
 
         Returns the notes with each item's cites turned into ``sources`` (segment starts); items
         citing ids outside the chunk and quotes not found word for word are dropped. ``segments`` holds
-        the cited segments themselves, which ``reduce`` needs to check the recap against: the notes
-        carry transcript text, so they are for this build only and must never be stored."""
+        the cited segments themselves, which ``reduce`` needs to check the recap against, and
+        ``covers`` the starts of every segment the chunk held. The notes carry transcript text: stored
+        only as the transcript is (encrypted, capture.models.TranscriptNotes) and deleted with it."""
         segs = ordered_segments(segments)
         numbered = [(first_id + i, s) for i, s in enumerate(segs)]
         lines = transcript_lines(numbered)
+        covers = sorted({s.start for s in segs})
         if not lines:
-            return {**{k: [] for k in ("topics", *NOTES_KEYS, "quotes")}, "segments": []}, Usage()
+            empty = {k: [] for k in ("topics", *NOTES_KEYS, "quotes")}
+            return {**empty, "segments": [], "covers": covers}, Usage()
         data, usage = self._call(NOTES_SYSTEM, f"Transcript:\n{lines}", NOTES_SCHEMA, "session_notes")
         by_id = dict(numbered)
         cited: dict[float, Segment] = {}
@@ -415,6 +435,7 @@ class LlmEngine:
             out["quotes"].append({"kind": q["kind"], "quote": q["quote"], "sources": [seg.start]})
             cited[seg.start] = seg
         out["segments"] = [seg.to_dict() for _, seg in sorted(cited.items())]
+        out["covers"] = covers
         log.info("llm notes: segments=%d kept_cited=%d dropped=%d", len(segs), len(cited), dropped)
         return out, usage
 
@@ -458,7 +479,7 @@ class LlmEngine:
         tail_lines = transcript_lines([(id_of[s.start], s) for s in tail])
         user = (
             f"{REDUCE_PREFACE}\n\nNotes:\n{json.dumps(shown, ensure_ascii=False, separators=(',', ':'))}"
-            f"\n\nLast part of the session:\n{tail_lines or '(nothing said)'}"
+            f"\n\nThe rest of the session:\n{tail_lines or '(nothing said)'}"
         )
         data, usage = self._call(RECAP_SYSTEM, user, RECAP_SCHEMA, "session_recap")
         self.last_usage = {"reduce": usage}

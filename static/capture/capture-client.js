@@ -70,6 +70,7 @@ export function packFrame(ch, seq, payload) {
  *   backlog {seconds, over}   over = uncommitted audio above 10 minutes
  *   progress {windowsLeft}   after stop
  *   done {recapUrl, polishing}   polishing: a "polished" event follows
+ *   polishing {step, steps}   the language model is on model call step of steps
  *   polished {}   the language model's final recap replaced the first one (or could not)
  *   fatal {code, message}
  *   status {status}   the server's session status ("ending" = stopped elsewhere)
@@ -349,6 +350,7 @@ export class CaptureClient extends EventTarget {
       case "state": return this.onServerStatus(msg.status);
       case "progress": return this.emit("progress", { windowsLeft: msg.windows_left });
       case "done": return this.finish(msg.recap_url, Boolean(msg.polishing));
+      case "polishing": return this.emit("polishing", { step: Number(msg.step), steps: Number(msg.steps) });
       case "polished": return this.polishedNow();
       case "error": return this.onServerError(msg);
       default:

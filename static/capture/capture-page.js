@@ -384,6 +384,12 @@ client.addEventListener("done", ({ detail }) => {
   $("recap-link").focus();
 });
 
+client.addEventListener("polishing", ({ detail }) => {
+  // One step per model call: notes on any part not noted while recording, then the write-up.
+  const where = detail.steps > 1 ? ` (step ${detail.step} of ${detail.steps})` : "";
+  $("progress").textContent = `Your recap is ready. Polishing it…${where}`;
+});
+
 client.addEventListener("polished", () => {
   $("progress").textContent = "Your recap is ready.";
   show("finish-hint", false);

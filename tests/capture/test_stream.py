@@ -237,6 +237,7 @@ def test_commits_carry_progress_only_while_the_session_ends_and_done_ends_the_au
     assert s.done("/recaps/1/", polishing=True) == [
         Send({"type": "done", "recap_url": "/recaps/1/", "polishing": True})
     ]
+    assert s.polishing(2, 3) == [Send({"type": "polishing", "step": 2, "steps": 3})]
     assert s.polished() == [Send({"type": "polished"})]
 
 

@@ -313,6 +313,7 @@ test("a reloaded page takes back the encrypted backlog: resends what the server 
 test("done with polishing keeps the socket open for 'polished', then closes it", async (t) => {
   const { c, events, sockets } = newClient(t, [0]);
   c.addEventListener("polished", () => events.push({ type: "polished" }));
+  c.addEventListener("polishing", ({ detail }) => events.push({ type: "polishing", ...detail }));
   c.connect();
   await sleep(5);
   const ws = sockets[0];
@@ -320,6 +321,9 @@ test("done with polishing keeps the socket open for 'polished', then closes it",
   ws.serverSays({ type: "done", recap_url: "/recaps/r/", polishing: true });
   assert.deepEqual(events.find((e) => e.type === "done"), { type: "done", recapUrl: "/recaps/r/", polishing: true });
   assert.notEqual(ws.readyState, 3, "still open for the final recap");
+  ws.serverSays({ type: "polishing", step: 2, steps: 3 });
+  assert.deepEqual(events.find((e) => e.type === "polishing"), { type: "polishing", step: 2, steps: 3 });
+  assert.notEqual(ws.readyState, 3, "progress keeps it open");
   ws.serverSays({ type: "polished" });
   assert.ok(events.some((e) => e.type === "polished"));
   assert.equal(ws.readyState, 3);

@@ -11,6 +11,7 @@ the transcript or of a reply reaches a log or an exception message.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
 import socket
@@ -608,6 +609,39 @@ def test_notes_and_reduce_work_as_entry_points(llm):
     assert set(all_sources(result)) <= STARTS
     assert result.moments[0].offset == 7.0
     assert engine.last_usage == {"reduce": Usage(120, 80)}
+
+
+def test_notes_written_while_recording_are_used_and_only_the_rest_is_sent_at_stop(llm):
+    engine = engine_for(llm)
+    llm.push(Reply(notes_reply(cites_outside=9)))
+    stored, _usage = engine.notes(SEGMENTS[:6])
+    assert stored["covers"] == [s.start for s in SEGMENTS[:6]]
+    stored = json.loads(json.dumps(stored))  # as it comes back from the database
+
+    known = sorted({7.0, 56.0} | {s.start for s in SEGMENTS[6:]})
+    llm.push(Reply(reduce_reply({start: n for n, start in enumerate(known)})))
+    steps = []
+    result = engine.build(SEGMENTS, notes=[stored], on_progress=lambda *a: steps.append(a))
+    assert len(llm.requests) == 2 and steps == [(1, 1)]  # the write-up only: the rest fits one call
+    reduce_prompt = llm.requests[1]["json"]["messages"][1]["content"]
+    assert "Work stress" in reduce_prompt  # the stored notes travel
+    assert "how has the week been" not in reduce_prompt  # the covered lines do not
+    assert "I think I could try that on weeknights." in reduce_prompt  # the rest does
+    assert engine.last_report["kept"] == 4 and result.stats.segments == 12
+    assert engine.last_usage == {"notes": Usage(0, 0), "reduce": Usage(120, 80)}
+
+
+def test_a_long_remainder_is_noted_at_stop_with_progress_for_each_call(llm):
+    engine = engine_for(llm)
+    engine.single_call_max_words = 0  # nothing fits one call
+    engine.chunk_s = 65.0
+    known = sorted({7.0, 56.0} | {s.start for s in SEGMENTS[6:]})
+    llm.push(
+        Reply(notes_reply(cites_outside=11)), Reply(reduce_reply({start: n for n, start in enumerate(known)}))
+    )
+    steps = []
+    engine.build(SEGMENTS, on_progress=lambda *a: steps.append(a))
+    assert steps == [(1, 2), (2, 2)]
 
 
 def test_a_long_session_is_built_from_notes_on_chunks_then_one_reduce(llm):

@@ -85,7 +85,7 @@ def test_rotate_recap_keys_command(user, settings):
     settings.RECAP_ENCRYPTION_KEYS = [KEY_A]
     recap = make_recap(user=user)
     session_note_save(recap=recap, user=user, text=NOTE)
-    from capture.models import CaptureSession, CaptureWindow
+    from capture.models import CaptureSession, CaptureWindow, TranscriptNotes
 
     session = CaptureSession.objects.create(user=user)
     window = CaptureWindow.objects.create(session=session, channel=0, seq_first=0, seq_last=10)
@@ -93,11 +93,13 @@ def test_rotate_recap_keys_command(user, settings):
         session=session, window=window, index=0, channel=0, start=0, end=1, text="hi"
     )
     after_note_create(user=user, practise=NOTE)  # every encrypted column needs a row to rotate
-    before = {c: raw(t, c) for t, _, c in ENCRYPTED_COLUMNS}
+    CaptureSession.objects.filter(id=session.id).update(backlog_key="k" * 44)
+    TranscriptNotes.objects.create(session=session, chunk=0, data={"topics": [{"label": "hi"}]})
+    before = {(t, c): raw(t, c) for t, _, c in ENCRYPTED_COLUMNS}
 
     settings.RECAP_ENCRYPTION_KEYS = [KEY_B, KEY_A]  # new key first, old one still opens
     call_command("rotate_recap_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    after = {c: raw(t, c) for t, _, c in ENCRYPTED_COLUMNS}
+    after = {(t, c): raw(t, c) for t, _, c in ENCRYPTED_COLUMNS}
     assert all(before[c] != after[c] for c in before)
 
     settings.RECAP_ENCRYPTION_KEYS = [KEY_B]  # old key dropped: everything still reads
@@ -105,6 +107,22 @@ def test_rotate_recap_keys_command(user, settings):
     assert SessionNote.objects.get(recap=recap).text == NOTE
     assert TranscriptSegment.objects.get().text == "hi"
     assert AfterNote.objects.get().practise == NOTE
+    assert CaptureSession.objects.get(id=session.id).backlog_key == "k" * 44
+    assert TranscriptNotes.objects.get().data == {"topics": [{"label": "hi"}]}
+
+
+def test_every_encrypted_field_is_listed_for_key_rotation():
+    from django.apps import apps
+
+    from undertone_web.crypto import EncryptedJSONField, EncryptedTextField
+
+    fields = {
+        (model._meta.db_table, field.column)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField | EncryptedJSONField)
+    }
+    assert fields == {(table, column) for table, _pk, column in ENCRYPTED_COLUMNS}
 
 
 def test_wrong_key_raises_and_never_returns_ciphertext(user, settings):

@@ -136,7 +136,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_CONCURRENCY", default=1)
 # The language model's tasks wait on a model server for minutes; on their own queue (and worker, see
 # the Procfile) transcription never waits behind them.
-CELERY_TASK_ROUTES = {"recaps.tasks.recap_polish": {"queue": "llm"}}
+CELERY_TASK_ROUTES = {
+    "recaps.tasks.recap_notes": {"queue": "llm"},
+    "recaps.tasks.recap_polish": {"queue": "llm"},
+}
 CELERY_BEAT_SCHEDULE = {
     "purge-unfinished-sessions": {"task": "capture.tasks.purge_stale", "schedule": 15 * 60},
     "requeue-stuck-windows": {"task": "capture.tasks.requeue_stuck_windows", "schedule": 60},
@@ -164,6 +167,9 @@ RECAP_LLM_MODEL = env.str("RECAP_LLM_MODEL", default="")
 RECAP_LLM_API_KEY = env.str("RECAP_LLM_API_KEY", default="")
 RECAP_LLM_TIMEOUT_S = env.float("RECAP_LLM_TIMEOUT_S", default=120.0)
 RECAP_LLM_ALLOW_REMOTE = env.bool("RECAP_LLM_ALLOW_REMOTE", default=False)
+# While a session records, the model writes notes on each chunk of this many seconds as soon as it is
+# transcribed (the map step), so that Stop leaves it only the last minutes and the final write-up.
+RECAP_LLM_CHUNK_S = env.float("RECAP_LLM_CHUNK_S", default=300.0)
 
 CAPTURE = {
     "MAX_FRAME_BYTES": 64 * 1024,

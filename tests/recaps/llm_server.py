@@ -38,6 +38,9 @@ class Compute:
     fn: Any
     prompt_tokens: int | None = 120
     completion_tokens: int | None = 80
+    # Report usage as characters / 4 (the usual rough size of an English BPE token) instead of the
+    # fixed counts: bench/llm_recap.py --scripted, where prompt sizes are what is measured.
+    estimate_tokens: bool = False
 
 
 @dataclass
@@ -141,7 +144,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(behaviour.code, behaviour.body, behaviour.content_type)
             return
         if isinstance(behaviour, Compute):
-            behaviour = Reply(behaviour.fn(body), behaviour.prompt_tokens, behaviour.completion_tokens)
+            content = behaviour.fn(body)
+            prompt, completion = behaviour.prompt_tokens, behaviour.completion_tokens
+            if behaviour.estimate_tokens:
+                sent = "".join(str(m.get("content", "")) for m in body.get("messages", ()))
+                prompt, completion = len(sent) // 4, len(json.dumps(content)) // 4
+            behaviour = Reply(content, prompt, completion)
         if isinstance(behaviour, Reply | Malformed):
             content = behaviour.content
             text = content if isinstance(content, str) else json.dumps(content)

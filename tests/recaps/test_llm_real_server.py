@@ -34,3 +34,20 @@ def test_a_real_model_writes_a_recap_that_only_cites_what_was_said():
     assert all(item.sources and set(item.sources) <= starts for item in items)
     assert engine.last_report["kept"] >= len(items)
     print(json.dumps({"validator": engine.last_report}, sort_keys=True))
+
+
+def test_a_real_model_writes_notes_while_recording_and_the_recap_from_them():
+    """The map step's path: notes on the first half (as stored while recording), then the write-up at
+    Stop from those notes and the lines they do not cover."""
+    segments = [Segment.from_dict(d) for d in json.loads(FIXTURE.read_text())]
+    engine = LlmEngine(
+        LlmSettings(url=URL, model=MODEL, timeout_s=float(os.environ.get("LLM_TEST_TIMEOUT_S", 600)))
+    )
+    half = segments[: len(segments) // 2]
+    notes, _usage = engine.notes(half)
+    assert notes["covers"] == sorted({s.start for s in half})
+    result = engine.build(segments, notes=[json.loads(json.dumps(notes))])
+    starts = {s.start for s in segments}
+    items = [*result.summary, *result.insights, *result.next_steps, *result.questions]
+    assert items and all(item.sources and set(item.sources) <= starts for item in items)
+    print(json.dumps({"validator": engine.last_report, "usage": str(engine.last_usage)}, sort_keys=True))

@@ -93,6 +93,17 @@ class CaptureSession(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    @property
+    def in_person(self) -> bool:
+        return self.is_in_person(self.mode, self.consent)
+
+    @classmethod
+    def is_in_person(cls, mode: str, consent: dict | None) -> bool:
+        """Both people in one room: the microphone's channel holds both voices (capture/speakers.py)."""
+        from .consent.law import IN_PERSON
+
+        return mode == cls.Mode.SESSION and (consent or {}).get("session_type") == IN_PERSON
+
 
 class CaptureWindow(models.Model):
     """A packed window of speech queued for transcription. Audio lives only in Redis (key by id);
@@ -141,6 +152,13 @@ class TranscriptSegment(models.Model):
     avg_logprob = models.FloatField(null=True)
     no_speech_prob = models.FloatField(null=True)
     unsure = models.JSONField(default=list, blank=True)
+    # In-person sessions (both voices on the microphone's channel): which of the session's two voices
+    # spoke (capture/speakers.py) and how sure the segmentation was; at the handoff the voices are named
+    # in speaker_label ("client", "therapist", or "unknown" when the session could not tell them
+    # apart with confidence). Null on two-channel sessions, where the channel says who spoke.
+    voice = models.PositiveSmallIntegerField(null=True, blank=True)
+    speaker_confidence = models.FloatField(null=True, blank=True)
+    speaker_label = models.CharField(max_length=16, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -152,6 +170,8 @@ class TranscriptSegment(models.Model):
 
     @property
     def speaker(self) -> str:
+        if self.speaker_label:
+            return self.speaker_label
         return "client" if self.channel == 0 else "therapist"
 
 

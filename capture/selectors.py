@@ -68,3 +68,9 @@ def model_host() -> str:
     """Where a language model writes the recaps (RECAP_LLM_URL's host), or "" when none does: the pages
     that promise what happens to the transcript say so."""
     return (urlsplit(settings.RECAP_LLM_URL).hostname or "") if settings.RECAP_LLM_URL else ""
+
+
+def session_in_person(*, session_id) -> bool:
+    """Without loading the session's encrypted fields: the transcription task asks for every window."""
+    row = CaptureSession.objects.filter(id=session_id).values("mode", "consent").first()
+    return row is not None and CaptureSession.is_in_person(row["mode"], row["consent"])

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from undertone_web.db import database_wal_truncate
 
-from . import audio_store
+from . import audio_store, voices
 from .exceptions import ConsentMissing, InvalidTransition, SessionFinished, StaleWriter
 from .models import CaptureSession, CaptureWindow, LinkedDevice, TranscriptNotes, TranscriptSegment
 from .protocol import FRAME_SECONDS
@@ -184,6 +184,8 @@ def capture_window_done(*, window_id, segments: list[dict]) -> CaptureWindow | N
                     avg_logprob=seg.get("avg_logprob"),
                     no_speech_prob=seg.get("no_speech_prob"),
                     unsure=[list(span) for span in seg.get("unsure") or ()],
+                    voice=seg.get("voice"),
+                    speaker_confidence=seg.get("speaker_confidence"),
                 )
                 for i, seg in enumerate(segments)
             ],
@@ -291,6 +293,7 @@ def session_discard(*, session_id) -> None:
         CaptureWindow.objects.filter(session=session).delete()
         session.delete()
     audio_store.window_audio_delete(window_ids=window_ids)
+    voices.voices_delete(session_ids=[session_id])
     database_wal_truncate()
     # A tab still open on it closes (4404 on its reconnect: the session is gone).
     group_send(session_group(session_id), {"type": "capture.takeover", "by": ""})
@@ -319,16 +322,55 @@ class Heard:
 
     recorded_s: float  # the longest channel
     channels: dict[int, tuple[float, float]]  # channel -> (recorded_s, speech_s)
+    # In-person sessions: whether the two voices on the microphone were told apart and named, and how
+    # ("voice_check" or "questions"); see _voices_name. None for two-channel sessions.
+    voices: dict | None = None
 
 
-def _heard(session: CaptureSession) -> Heard:
+# Below this a segment's voice is a guess (the HMM's posterior, capture/speakers.py): it is written
+# as "unknown" even in a session whose voices were told apart.
+SPEAKER_SURE = 0.6
+
+
+def _voices_name(session_id, rows: list[TranscriptSegment]) -> dict:
+    """Names the voices of an in-person session's microphone segments (speaker_label, on the rows in
+    memory): client and therapist when the session's voices were told apart and named (by the voice
+    check, or without one by who asked clearly more questions), "unknown" otherwise, so the recap uses
+    neutral wording rather than guess who said what."""
+    from redis.exceptions import RedisError
+
+    from . import speakers
+
+    try:
+        state = voices.voices_get(session_id=session_id)
+    except RedisError:
+        state = None  # the recap is still made, in neutral wording
+    names, by = None, None
+    if state is not None and speakers.session_confident(state):
+        names, by = speakers.speakers_by_voice(state), "voice_check"
+    elif state is not None and speakers.voices_apart(state):
+        asked: dict[int, int] = {}
+        for row in rows:
+            if row.channel == 0 and row.voice is not None:
+                asked[row.voice] = asked.get(row.voice, 0) + row.text.count("?")
+        names = speakers.identity_from_questions(asked)
+        by = "questions" if names else None
+    for row in rows:
+        if row.channel != 0:
+            continue
+        sure = names is not None and row.voice in names and (row.speaker_confidence or 0.0) >= SPEAKER_SURE
+        row.speaker_label = names[row.voice] if sure else "unknown"
+    return {"told_apart": names is not None, "by": by, "voice_check": bool(state and state.has_check)}
+
+
+def _heard(session: CaptureSession, voices: dict | None = None) -> Heard:
     channels = {
         row["channel"]: (round((row["last"] + 1) * FRAME_SECONDS, 1), round(row["speech"] or 0.0, 1))
         for row in CaptureWindow.objects.filter(session=session)
         .values("channel")
         .annotate(last=Max("seq_last"), speech=Sum("speech_s"))
     }
-    return Heard(max((r for r, _s in channels.values()), default=0.0), channels)
+    return Heard(max((r for r, _s in channels.values()), default=0.0), channels, voices)
 
 
 def session_handoff(
@@ -357,14 +399,20 @@ def session_handoff(
         ).exists():
             return None
         rows = list(TranscriptSegment.objects.filter(session=session).order_by("start", "channel"))
-        result = build(session, rows, _heard(session))
+        # In person on one microphone; with the call's audio as well the channels say who spoke.
+        one_mic = session.in_person and not any(row.channel == 1 for row in rows)
+        voices_named = _voices_name(session.id, rows) if one_mic else None
+        result = build(session, rows, _heard(session, voices_named))
         if result is None:
             return None
         window_ids = list(CaptureWindow.objects.filter(session=session).values_list("id", flat=True))
         if hold_transcript:
             # The segments hang off their windows (deleting a window deletes its segments): both stay,
-            # without their audio, until transcript_release.
+            # without their audio, until transcript_release; with the voices' names, since the voices
+            # themselves go now.
             session.transcript_held_at = timezone.now()
+            if voices_named is not None:
+                TranscriptSegment.objects.bulk_update(rows, ["speaker_label"])
         else:
             TranscriptSegment.objects.filter(session=session).delete()
             TranscriptNotes.objects.filter(session=session).delete()
@@ -373,6 +421,7 @@ def session_handoff(
         session.backlog_key = None  # a browser's leftover backlog is unreadable from now on
         session.save(update_fields=["status", "backlog_key", "transcript_held_at"])
     audio_store.window_audio_delete(window_ids=window_ids)
+    voices.voices_delete(session_ids=[session_id])
     database_wal_truncate()
     log.info("session %s: handed over %d segments", session_id, len(rows))
     return result
@@ -433,6 +482,10 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
         .exclude(status=Status.ENDING, finished_automatically=True, stopped_at__gte=cutoff)
     )
     window_ids = list(CaptureWindow.objects.filter(session__in=stale).values_list("id", flat=True))
+    # Only the sessions that still hold something: voice state lives no longer than their windows.
+    voiced_ids = list(
+        stale.exclude(status=Status.FAILED, windows__isnull=True).values_list("id", flat=True).distinct()
+    )
     # A transcript held for a final recap the model never wrote goes too: the saved recap stands.
     held_cutoff = timezone.now() - timedelta(seconds=TRANSCRIPT_HOLD_MAX_S)
     held = list(
@@ -447,6 +500,7 @@ def transcript_purge_stale(*, older_than_s: int) -> dict[str, int]:
         )
         segments += _held_transcripts_drop(held)
     audio = audio_store.window_audio_delete(window_ids=window_ids)
+    voices.voices_delete(session_ids=voiced_ids)
     if segments:
         database_wal_truncate()
     return {"finished": finished, "segments": segments, "windows": windows, "audio_keys": audio}

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from undertone_web.redaction import content_free_errors
 
-from . import audio_store, services
+from . import audio_store, selectors, services
 from .models import CaptureWindow
 from .vad import pieces_to_session_time
 
@@ -33,21 +33,54 @@ def transcribe_window(window_id: str) -> None:
         log.warning("window %s: audio missing from Redis, asking the browser to resend", window_id)
         services.capture_window_lost(window_id=window_id)
         return
-    segments = [
-        {
-            "start": round(pieces_to_session_time(window.pieces, p.start), 2),
-            "end": round(pieces_to_session_time(window.pieces, p.end), 2),
-            "text": p.text,
-            "avg_logprob": p.avg_logprob,
-            "no_speech_prob": p.no_speech_prob,
-            "unsure": [list(span) for span in p.unsure],
-        }
-        for p in transcribe_pcm(pcm)
-    ]
+    pieces = transcribe_pcm(pcm)
+    if window.channel == 0 and selectors.session_in_person(session_id=window.session_id):
+        segments = _by_voice(window, pcm, pieces)
+    else:
+        segments = [
+            {
+                "start": round(pieces_to_session_time(window.pieces, p.start), 2),
+                "end": round(pieces_to_session_time(window.pieces, p.end), 2),
+                "text": p.text,
+                "avg_logprob": p.avg_logprob,
+                "no_speech_prob": p.no_speech_prob,
+                "unsure": [list(span) for span in p.unsure],
+            }
+            for p in pieces
+        ]
     services.capture_window_done(window_id=window_id, segments=segments)
     log.info(
         "window %s: transcribed %.1f s of speech into %d segments", window_id, window.speech_s, len(segments)
     )
+
+
+def _by_voice(window: CaptureWindow, pcm: bytes, pieces) -> list[dict]:
+    """Both voices on one microphone: each piece, split where the voice changes, with the session's
+    voice that spoke it and how sure that is (capture/speakers.py; state in Redis, capture/voices.py)."""
+    from .transcription import unsure_spans
+    from .voices import voices_assign
+
+    segments = []
+    for a in voices_assign(session_id=window.session_id, pcm=pcm, pieces=pieces):
+        piece = pieces[a.piece_index]
+        whole = a.text == piece.text
+        segments.append(
+            {
+                "start": round(pieces_to_session_time(window.pieces, a.start), 2),
+                "end": round(pieces_to_session_time(window.pieces, a.end), 2),
+                "text": a.text,
+                "avg_logprob": piece.avg_logprob,
+                "no_speech_prob": piece.no_speech_prob,
+                "unsure": [list(span) for span in piece.unsure]
+                if whole
+                else [
+                    list(span) for span in unsure_spans(a.text, ((w.word, w.probability) for w in a.words))
+                ],
+                "voice": a.voice,
+                "speaker_confidence": a.confidence,
+            }
+        )
+    return segments
 
 
 @shared_task(name="capture.tasks.purge_stale")

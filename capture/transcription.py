@@ -44,6 +44,9 @@ class Piece:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     unsure: tuple[tuple[int, int], ...] = ()
+    # (start, end, word, probability), times like start/end: where an in-person session's voices
+    # change inside a piece (capture/speakers.py splits it there). Already computed for `unsure`.
+    words: tuple[tuple[float, float, str, float], ...] = ()
 
 
 def model_path() -> str:
@@ -154,6 +157,9 @@ def transcribe_pcm(pcm: bytes) -> list[Piece]:
                 avg_logprob=float(seg.avg_logprob),
                 no_speech_prob=float(seg.no_speech_prob),
                 unsure=unsure_spans(text, ((w.word, float(w.probability)) for w in seg.words or ())),
+                words=tuple(
+                    (float(w.start), float(w.end), w.word, float(w.probability)) for w in seg.words or ()
+                ),
             )
         )
     return pieces

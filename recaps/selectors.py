@@ -252,3 +252,13 @@ def recap_unattributed(data: dict) -> bool:
     """True when everything was heard on one unlabelled channel (who said what is unknown)."""
     words = (data.get("stats") or {}).get("words") or {}
     return bool(words.get("unknown")) and not words.get("client") and not words.get("therapist")
+
+
+def recap_voices(data: dict) -> str | None:
+    """In-person sessions (both voices on one microphone): how the recap knows who said what, for one
+    line on the recap. "named": told apart and named; "unsure": not told apart with confidence, so the
+    recap is in neutral wording; None for two-channel sessions."""
+    voices = (data.get("stats") or {}).get("voices")
+    if not voices:
+        return None
+    return "named" if voices.get("told_apart") else "unsure"

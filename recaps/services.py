@@ -69,6 +69,9 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
         stats["channels"] = {
             str(ch): {"recorded_s": r, "speech_s": s} for ch, (r, s) in heard.channels.items()
         }
+        if heard.voices is not None:
+            # In person: whether who-said-what comes from telling the voices apart (not content).
+            stats["voices"] = heard.voices
         if session.finished_automatically:
             # Nobody pressed Stop: the purge job finished it from what was saved. Not content.
             stats["finished_automatically"] = True
@@ -92,7 +95,7 @@ def recap_build(*, session_id, engine_name: str = "local") -> Recap | None:
 
 
 # Facts of the recording the local build stored; a polished recap keeps them (they are not content).
-_KEPT_STATS = ("recorded_s", "channels", "finished_automatically")
+_KEPT_STATS = ("recorded_s", "channels", "finished_automatically", "voices")
 
 
 def recap_notes(*, session_id, chunk: int) -> bool:

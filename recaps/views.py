@@ -25,6 +25,7 @@ from .selectors import (
     recap_for_user,
     recap_list_for_user,
     recap_unattributed,
+    recap_voices,
 )
 from .view_models import patterns_view, theme_rows, unheard_channel
 
@@ -64,6 +65,8 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
         "data": recap.data,
         "themes": theme_rows(recap.data.get("themes") or []),
         "unattributed": recap_unattributed(recap.data),
+        "voices": recap_voices(recap.data),
+        "voices_by": ((recap.data.get("stats") or {}).get("voices") or {}).get("by"),
         "unheard": unheard_channel(recap.data),
         "next_steps": next_steps,
         "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),

@@ -127,6 +127,17 @@ def test_transcribe_pcm_carries_confidence_and_unsure_spans(monkeypatch):
             avg_logprob=-0.3,
             no_speech_prob=0.05,
             unsure=((10, 18),),
+            # With their times, for splitting a piece where the voice changes (in-person sessions).
+            words=tuple(
+                (0.0, 2.0, w, p)
+                for w, p in [
+                    (" I", 0.9),
+                    (" want", 0.9),
+                    (" to", 0.9),
+                    (" practise", 0.4),
+                    (" breathing.", 0.95),
+                ]
+            ),
         ),
         Piece(2.0, 3.0, "No word list here", avg_logprob=-1.4, no_speech_prob=0.1, unsure=()),
     ]

@@ -130,6 +130,7 @@ _ADVICE = _rx(
     r"\byou should (?:really |probably |definitely |maybe )?(?!(?:be|feel|know|have seen)\b)\w+",
     r"\bmake sure (?:that )?you\b",
     r"\b(?:if|when|whenever) you [^,]{3,50}, (?:go|try|call|take|write|put|keep|use|do|make|read|join|talk|ask|breathe|get)\b",
+    r"\bi(?:'d| would)? (?:really |strongly |also |just )?(?:suggest|recommend|encourage|advise|urge|invite) (?:that )?you\b",
     r"\bi(?:'d| would) (?:really |strongly |also |just )?(?:suggest|recommend|encourage|advise|urge|invite)\b",
     r"\bmy (?:recommendation|advice|suggestion)\b",
     r"\bi (?:really |also )?(?:want|need) you to\b",

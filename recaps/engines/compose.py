@@ -271,7 +271,8 @@ _SUGGEST_LEADS = (
     r"(?:i (?:really |do |just |also )?(?:think|feel|believe|guess) (?:that )?)?(?:we|you and i) (?:should|could|can|need to|might|will|'ll) (?:maybe |perhaps |also |really |just )?",
     r"i (?:really |do |just |also )?(?:think|feel|believe|guess) (?:that )?(?=you )",
     r"(?:so |and )?what i(?:'d| would) (?:suggest|recommend|encourage|like you to do|want you to do)(?: is)?(?: that)?(?: you)?(?: to)? ",
-    r"i(?:'d| would) (?:really |strongly |also |just )?(?:suggest|recommend|encourage|advise|urge|invite) (?:that )?(?:you )?(?:to )?",
+    # "I'd suggest you…", and the plain present "I suggest you…", "I also recommend that you…".
+    r"i(?:'d| would)? (?:really |strongly |also |just )?(?:suggest|recommend|encourage|advise|urge|invite) (?:that )?(?:you )?(?:to )?",
     r"i (?:really |also )?(?:want|need) you to ",
     r"i(?:'d| would) (?:really |also |just )?(?:like|love) (?:for )?you to ",
     r"my (?:recommendation|advice|suggestion) (?:would be|is) (?:that |to )?(?:you )?",

@@ -17,6 +17,8 @@ from recaps.engines.acts import tag_client, tag_sentences, tag_therapist, tag_tu
         ("Part of you wants to stop and part of you is scared to.", "reflection_complex"),
         ("You're tired.", "reflection_simple"),
         ("I'd like you to write a letter to your dad.", "advice"),
+        ("I suggest you take a short walk after lunch each day.", "advice"),
+        ("I also recommend that you keep a sleep diary.", "advice"),
         ("You need to book an appointment with your GP.", "advice"),
         ("Could you use an old alarm clock instead?", "advice"),
         ("Some people find it helps to walk after dinner.", "options"),

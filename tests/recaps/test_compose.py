@@ -69,6 +69,7 @@ def test_client_clauses_that_cannot_be_turned_to_you_are_refused(clause):
             "That's what I'd like you to do is to experiment with getting up earlier and, um-- You know, 'cause it matters.",
             "Experiment with getting up earlier",
         ),
+        ("I suggest you take a short walk after lunch each day.", "Take a short walk after lunch each day"),
     ],
 )
 def test_suggestions_become_things_to_do(said, step):

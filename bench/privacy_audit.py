@@ -506,6 +506,17 @@ def run_audit(
         # Redis traffic during the session.
         commands = tap.stop()
         _traffic_place(report, commands, client)
+        # The session is in person, so the microphone's voices were described (capture/voices.py): a
+        # few numbers per voice, not audio or words, kept for the session only and gone with it.
+        voice_sets = sum(
+            1 for args in commands if args[0].upper() == b"SET" and args[1].startswith(b"uw:voices:")
+        )
+        voices_left = [k.decode() for k in client.scan_iter("uw:voices:*")]
+        report.check(
+            f"the voices were described during the session ({voice_sets} SETs of uw:voices:*) and "
+            f"{len(voices_left)} such keys are left after the recap",
+            voice_sets >= 1 and not voices_left,
+        )
         opened = sampler.stop()
         recap_count = Recap.objects.count()
         from capture.models import TranscriptNotes

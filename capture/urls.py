@@ -16,5 +16,6 @@ urlpatterns = [
     path("s/<uuid:session_id>/status/", views.session_status, name="status"),
     path("s/<uuid:session_id>/finish/", views.session_finish, name="session_finish"),
     path("s/<uuid:session_id>/discard/", views.session_discard, name="session_discard"),
+    path("s/<uuid:session_id>/voice-check/", views.voice_check, name="voice_check"),
     path("", include("capture.pairing.urls")),
 ]

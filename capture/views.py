@@ -1,20 +1,26 @@
+import logging
 import time
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
 from redis.exceptions import RedisError
 
-from . import services
+from . import services, voices
 from .exceptions import InvalidTransition
 from .models import CaptureSession
 from .pairing import views as pairing_views
 from .selectors import capture_session_for_actor, capture_windows_left, model_host, session_captured_s
+
+log = logging.getLogger(__name__)
 
 
 @require_http_methods(["GET", "POST"])
@@ -51,6 +57,7 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
             return redirect("capture:self_start")
         return redirect("capture:consent", session_id=session.id)
     under_way = session.status in (CaptureSession.Status.RECORDING, CaptureSession.Status.PAUSED)
+    in_person = session.in_person
     return render(
         request,
         "capture/record.html",
@@ -71,8 +78,19 @@ def session_page(request: HttpRequest, session_id) -> HttpResponse:
             "recap_url_prefix": reverse("recaps:list"),
             # A capture-scoped laptop may not open notes (they are content); the phone can.
             "note_url": None if request.capture_device else reverse("recaps:after_note_new"),
+            # In person both voices reach one microphone: the optional voice check tells them apart.
+            "in_person": in_person,
+            "voice_check_done": in_person and _voice_check_done(session.id),
+            "voice_check_seconds": VOICE_CHECK_RECORD_S,
         },
     )
+
+
+def _voice_check_done(session_id) -> bool:
+    try:
+        return voices.voice_check_done(session_id=session_id)
+    except (RedisError, OSError):
+        return False  # the page offers the check again; doing it twice is harmless
 
 
 def _back_to(request: HttpRequest) -> HttpResponse:
@@ -135,3 +153,67 @@ def _recording_elsewhere(session_id) -> bool:
         return True
     except (RedisError, OSError):
         return False  # the page works without the hint
+
+
+# The voice check (in-person sessions): one sentence read aloud before Start, sent as raw PCM16LE 16 kHz
+# mono. Only its description is kept, in Redis (capture.voices); the audio is never written anywhere.
+VOICE_CHECK_BYTES_PER_S = 16000 * 2
+VOICE_CHECK_MIN_BYTES = VOICE_CHECK_BYTES_PER_S // 2  # 0.5 s: anything shorter is not a reading
+VOICE_CHECK_MAX_BYTES = 20 * VOICE_CHECK_BYTES_PER_S  # 640 000 bytes, far below Django's 2.5 MB
+VOICE_CHECK_RECORD_S = 8  # what the page records at most (the sentence takes about 6 s to read)
+VOICE_CHECK_RATE = "12/m"
+_FINISHED = (CaptureSession.Status.ENDING, CaptureSession.Status.DONE, CaptureSession.Status.FAILED)
+
+
+def _voice_check_refused(status: int, reason: str, error: str) -> JsonResponse:
+    return JsonResponse({"ok": False, "reason": reason, "error": error}, status=status)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+@never_cache
+@login_required
+@require_POST
+@ratelimit(key="user", rate=VOICE_CHECK_RATE, group="capture.voice_check", block=False)
+def voice_check(request: HttpRequest, session_id) -> JsonResponse:
+    """The voice check's audio in, its description stored for the session (JSON for voice-check.js)."""
+    session = own_session_or_404(request, session_id)
+    if getattr(request, "limited", False):
+        return _voice_check_refused(429, "rate_limited", "Too many voice checks in a row. Wait a minute.")
+    if session.consent_at is None:
+        return _voice_check_refused(409, "no_consent", "Confirm consent for this session first.")
+    if not session.in_person:
+        return _voice_check_refused(409, "not_in_person", "The voice check is for in-person sessions only.")
+    if session.status in _FINISHED:
+        return _voice_check_refused(409, "finished", "This session has already finished.")
+    if _declared_length(request) <= 0:
+        return _voice_check_refused(400, "bad_audio", "Send 16 kHz mono 16-bit PCM audio.")
+    if request.content_type != "application/octet-stream":
+        return _voice_check_refused(415, "bad_type", "Send the audio as application/octet-stream.")
+    # The header is only a hint: a short body that claims to be long is refused before it is read, and
+    # what counts is the length of what actually arrived.
+    if _declared_length(request) > VOICE_CHECK_MAX_BYTES:
+        return _voice_check_refused(413, "too_long", "That is more audio than one sentence.")
+    try:
+        pcm = request.body
+    except RequestDataTooBig:
+        return _voice_check_refused(413, "too_long", "That is more audio than one sentence.")
+    if len(pcm) > VOICE_CHECK_MAX_BYTES:
+        return _voice_check_refused(413, "too_long", "That is more audio than one sentence.")
+    if len(pcm) < VOICE_CHECK_MIN_BYTES or len(pcm) % 2:
+        return _voice_check_refused(400, "bad_audio", "Send 16 kHz mono 16-bit PCM audio.")
+    try:
+        saved = voices.voice_check_save(session_id=session.id, pcm=pcm)
+    except (RedisError, OSError):
+        log.warning("voice check %s: store unavailable", session.id)
+        return _voice_check_refused(503, "unavailable", "The voice check can't be saved just now. Try again.")
+    if not saved:
+        log.info("voice check %s: too little speech", session.id)
+        return JsonResponse({"ok": False, "reason": "too_short"}, status=422)
+    log.info("voice check %s: saved", session.id)
+    return JsonResponse({"ok": True})

@@ -4,6 +4,7 @@
 import { captureSupported, tabAudioSupport } from "./capture-audio.js";
 import { CaptureClient } from "./capture-client.js";
 import { ChannelWatchdog } from "./capture-watchdog.js";
+import { initVoiceCheck } from "./voice-check.js";
 
 const root = document.getElementById("capture");
 const $ = (id) => document.getElementById(id);
@@ -118,6 +119,9 @@ if (!captureSupported()) {
   showError("This browser can't record here. Please use a current version of Chrome, Edge, Firefox or Safari.");
 }
 
+// In-person sessions: the optional voice check before Start (voice-check.js).
+const voiceCheck = initVoiceCheck({ supported: captureSupported() });
+
 // What an earlier page of this session kept in this browser (a reload, a closed tab, an outage):
 // taken back before Start, which must then run straight from its click.
 const backlogReady = root.dataset.backlogKey
@@ -147,6 +151,8 @@ $("finish-form")?.addEventListener("submit", (event) => {
 $("start").addEventListener("click", async () => {
   $("start").disabled = true;
   showError("");
+  // Start always wins over a voice check still recording: it lets go of the microphone first.
+  voiceCheck?.cancel();
   // No await before start(): the browser only opens the tab picker and
   // starts audio during the click itself.
   // Self mode never asks for the call's audio: only the person's own voice.

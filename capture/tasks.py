@@ -2,6 +2,7 @@
 so acks_late redelivery (a killed worker) repeats no work twice. Logs carry ids and counts only."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -33,9 +34,14 @@ def transcribe_window(window_id: str) -> None:
         log.warning("window %s: audio missing from Redis, asking the browser to resend", window_id)
         services.capture_window_lost(window_id=window_id)
         return
+    started = time.process_time()
     pieces = transcribe_pcm(pcm)
+    asr_cpu = time.process_time() - started
+    voices_cpu = None
     if window.channel == 0 and selectors.session_in_person(session_id=window.session_id):
+        started = time.process_time()
         segments = _by_voice(window, pcm, pieces)
+        voices_cpu = time.process_time() - started
     else:
         segments = [
             {
@@ -49,8 +55,15 @@ def transcribe_window(window_id: str) -> None:
             for p in pieces
         ]
     services.capture_window_done(window_id=window_id, segments=segments)
+    audio_s = len(pcm) / 32000
+    # CPU per audio second, transcription and (in person) speaker segmentation side by side.
     log.info(
-        "window %s: transcribed %.1f s of speech into %d segments", window_id, window.speech_s, len(segments)
+        "window %s: transcribed %.1f s of speech into %d segments; cpu/s asr %.3f%s",
+        window_id,
+        window.speech_s,
+        len(segments),
+        asr_cpu / max(audio_s, 1e-6),
+        "" if voices_cpu is None else f" speakers {voices_cpu / max(audio_s, 1e-6):.4f}",
     )
 
 

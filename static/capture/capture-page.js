@@ -1,6 +1,7 @@
 // Wires CaptureClient (capture-client.js) to the capture page
 // (templates/capture/record_body.html). No transcript text ever reaches this
 // page: the server only sends levels, speech on/off, counts and the recap link.
+import { durationWords } from "./duration.js";
 import { captureSupported, tabAudioSupport } from "./capture-audio.js";
 import { CaptureClient } from "./capture-client.js";
 import { ChannelWatchdog } from "./capture-watchdog.js";
@@ -132,8 +133,7 @@ if (captureSupported() && root.dataset.backlogKey) {
   backlogReady.then((seconds) => {
     $("start").disabled = false;
     if (seconds > 0 && phase === "setup") {
-      const s = Math.round(seconds);
-      $("backlog-kept").textContent = `${s} s of audio not yet transcribed are kept safely on this device. They are sent as soon as you continue or finish.`;
+      $("backlog-kept").textContent = `${durationWords(seconds)} of audio not yet transcribed are kept safely on this device. They are sent as soon as you continue or finish.`;
       show("backlog-kept", true);
     }
   });

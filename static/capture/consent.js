@@ -60,10 +60,50 @@ async function refreshRule() {
   }
 }
 
+// Errors the server showed (Django marks the field aria-invalid and points aria-describedby at the
+// message) go away once their field holds a valid answer, so nobody is told off for what they fixed.
+// The server checks everything again on Continue; an answer made invalid again is refused there.
+const ERRORS = {
+  session_type: { message: "id_session_type_error", valid: () => sessionType() !== "" },
+  client_location: { message: "id_client_location_error", valid: () => client.value !== "" },
+  therapist_location: {
+    message: "id_therapist_location_error",
+    valid: () => sessionType() !== "video" || therapist.value !== "",
+  },
+  therapist_agreed: {
+    message: "confirm-error",
+    valid: () => form.elements.namedItem("therapist_agreed").checked,
+  },
+};
+
+function controlsOf(name) {
+  const item = form.elements.namedItem(name);
+  return item instanceof RadioNodeList ? [...item] : item ? [item] : [];
+}
+
+function clearFixedErrors() {
+  for (const [name, { message, valid }] of Object.entries(ERRORS)) {
+    const controls = controlsOf(name);
+    if (!controls.some((el) => el.getAttribute("aria-invalid") === "true") || !valid()) continue;
+    for (const el of controls) el.removeAttribute("aria-invalid");
+    // The field, or its fieldset, may name other descriptions (a hint) too: only the error's id goes.
+    for (const el of form.querySelectorAll(`[aria-describedby~="${message}"]`)) {
+      const rest = el.getAttribute("aria-describedby").split(/\s+/).filter((id) => id && id !== message);
+      if (rest.length) el.setAttribute("aria-describedby", rest.join(" "));
+      else el.removeAttribute("aria-describedby");
+    }
+    document.getElementById(message)?.remove();
+    controls[0].closest(".has-error")?.classList.remove("has-error");
+  }
+  // Nothing left to fix: the summary at the top goes too.
+  if (!form.querySelector("[aria-invalid=true]")) form.querySelector(".consent-error-summary")?.remove();
+}
+
 form.addEventListener("change", (event) => {
   const name = event.target.name;
   if (name === "session_type") syncTherapistField();
   if (name === "session_type" || name === "client_location" || name === "therapist_location") refreshRule();
+  clearFixedErrors();
 });
 
 syncTherapistField();

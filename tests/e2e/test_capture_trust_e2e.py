@@ -250,7 +250,9 @@ def test_a_network_outage_then_a_reload_during_it_loses_nothing(
         network.restore()
         page.wait_for_selector("#backlog-kept:not([hidden])", timeout=30_000)
         kept = page.inner_text("#backlog-kept")
-        assert re.search(r"\d+ s of audio not yet transcribed are kept safely on this device", kept), kept
+        assert re.search(
+            r"\d+ (?:min(?: \d+ s)?|s) of audio not yet transcribed are kept safely on this device", kept
+        ), kept
         shoot(page, artifacts_dir, "capture-backlog-kept")
         after_reload = record(page, 6)
         # What was said during the outage reached the transcript: only the browser had it. (The server

@@ -52,6 +52,9 @@ PUBLIC = {
     "capture:pair_refresh": "a new QR code for this browser (POST only)",
     "capture:pair_status": "binding-cookie bound: 'gone' for everyone else",
     "capture:pair_complete": "binding-cookie bound: the one expired page for everyone else",
+    "manifest": "the web app manifest: static, the same for everyone",
+    "service_worker": "the service worker script: static",
+    "offline": "the offline page: the same for everyone, no account content",
 }
 
 

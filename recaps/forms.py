@@ -1,8 +1,7 @@
 from django import forms
-from django.utils import timezone
-from django.utils.formats import date_format
 
-from .models import ClientSettings
+from .edits import SECTIONS, TITLE_MAX, WORD_MAX, WRITABLE, dated_title
+from .models import ClientSettings, Recap
 
 
 class AppointmentForm(forms.Form):
@@ -96,15 +95,13 @@ class AfterNoteForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        from .selectors import recap_list_for_user
-
         # Only this person's recaps can be picked: another id is "not one of the choices" (no IDOR).
-        self.fields["recap"].queryset = recap_list_for_user(user=user)
+        # With their data, so each is named by its title.
+        self.fields["recap"].queryset = Recap.objects.filter(user=user).order_by("-session_date")
         for name in ("stood_out", "practise", "bring_back"):
             self.fields[name].widget.attrs["aria-describedby"] = f"id_{name}-help"
         self.fields["recap"].label_from_instance = lambda r: (
-            f"Session {r.number} · {date_format(timezone.localtime(r.session_date), 'j M')}"
-            + (" · own voice" if r.is_self else "")
+            dated_title(r) + (" · own voice" if r.is_self else "")
         )
 
     def clean(self):
@@ -115,3 +112,47 @@ class AfterNoteForm(forms.Form):
                 code="empty",
             )
         return data
+
+
+# Shaping a recap: these render the inputs and read the ids; the wording is checked by recaps/edits.py,
+# which says what was wrong in the card that was used.
+
+
+class RecapTitleForm(forms.Form):
+    title = forms.CharField(
+        label="Title",
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": TITLE_MAX}),
+    )
+
+
+class FixWordForm(forms.Form):
+    wrong = forms.CharField(
+        label="Replace",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "maxlength": WORD_MAX,
+            }
+        ),
+    )
+    right = forms.CharField(
+        label="with",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off", "maxlength": WORD_MAX}),
+    )
+
+
+class ItemRemoveForm(forms.Form):
+    section = forms.ChoiceField(choices=list(SECTIONS.items()))
+    index = forms.IntegerField(min_value=0, max_value=999)
+    digest = forms.CharField(max_length=64)
+
+
+class ItemSaveForm(forms.Form):
+    """Which next step or question to reword (index and digest), or none to add one."""
+
+    section = forms.ChoiceField(choices=[(key, SECTIONS[key]) for key in WRITABLE])
+    index = forms.IntegerField(min_value=0, max_value=999, required=False)
+    digest = forms.CharField(max_length=64, required=False)

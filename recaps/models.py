@@ -36,7 +36,11 @@ class Recap(models.Model):
 
     @property
     def label(self) -> str:
-        return f"Session {self.number} · {self.session_date:%b %Y}"
+        """The session's title as the person sees it everywhere: their own, or one made from its top
+        themes ("Sleep and family · 29 Nov"); recaps/edits.py."""
+        from .edits import dated_title
+
+        return dated_title(self)
 
     @property
     def is_self(self) -> bool:
@@ -158,3 +162,40 @@ class AfterNote(models.Model):
     @property
     def bring_back(self) -> str:
         return self.answer("bring_back")
+
+
+class ReminderSettings(models.Model):
+    """What the person asked to be told between sessions (recaps/reminders.py, recaps/calendar.py). Each
+    reminder is opt-in: off until turned on. None of them carries content, so nothing here is encrypted."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminder_settings"
+    )
+    email_moments = models.BooleanField(default=False)
+    email_brief = models.BooleanField(default=False)
+    # The private calendar feed's secret, as sha256 hex only (like the QR tokens of capture/pairing): the
+    # URL is shown once when it is made and cannot be read back from the database. Null: no feed.
+    calendar_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    calendar_created_at = models.DateTimeField(null=True, blank=True)
+    calendar_fetched_at = models.DateTimeField(null=True, blank=True)  # "your calendar last asked…"
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class ReminderSent(models.Model):
+    """One reminder email, claimed before it is sent: the unique (user, kind, key) is what makes the
+    beat job idempotent. `key` names what it was about without content: a local date for moments, the
+    appointment's time for the brief."""
+
+    class Kind(models.TextChoices):
+        MOMENT = "moment", "A moment is waiting"
+        BRIEF = "brief", "The Pre-Session Brief is ready"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders_sent"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=64)
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "key"], name="reminder_sent_once")]

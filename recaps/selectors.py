@@ -11,6 +11,18 @@ from datetime import datetime, timedelta
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from undertone_web.crypto import DecryptionError
+
+from .edits import (
+    dated_title,
+    neutral_label,
+    recap_preview,
+    recap_title,
+    search_matches,
+    search_text,
+    theme_key,
+    theme_shown,
+)
 from .models import AfterNote, ClientSettings, MomentSchedule, NextStepStatus, Recap
 
 BRIEF_RECENT_SESSIONS = 5  # recurring themes: across the last five recaps
@@ -23,6 +35,9 @@ BRIEF_NOTES_DAYS = 14  # "since the last appointment" when that is unknown (a on
 BRIEF_NOTE_LINES_MAX = 5  # lines per answer
 PATTERNS_SESSIONS_MAX = 12
 PATTERNS_THEMES_MAX = 6
+SEARCH_MAX = 100  # characters of a search on the sessions list
+# Two brief items are the same when their words (stopwords and punctuation aside) overlap this much.
+BRIEF_SAME_JACCARD = 0.8
 
 
 def recap_for_user(*, recap_id, user) -> Recap:
@@ -40,8 +55,41 @@ def moment_schedule_for_user(*, schedule_id: int, user) -> MomentSchedule:
     return get_object_or_404(MomentSchedule, id=schedule_id, recap__user=user)
 
 
-def normalise_label(label: str) -> str:
-    return " ".join(str(label).split()).casefold()
+@dataclass
+class SessionRow:
+    recap: Recap
+    title: str
+    neutral: str  # "Session 3 · 29 Nov": the number stays findable under any title
+    preview: str
+
+
+@dataclass
+class SessionList:
+    rows: list[SessionRow]
+    query: str
+    total: int  # sessions before the search
+    readable: bool  # False when the recaps could not be decrypted: neutral labels only, no search
+
+
+def session_list_for_user(*, user, query: str = "") -> SessionList:
+    """The sessions list with titles and a one-line preview, searched (case-insensitively) over titles
+    and themes. The recaps are decrypted here, in memory, per request: no plaintext index is written
+    anywhere. If they cannot be decrypted (a wrong key), the list still shows the neutral labels."""
+    query = " ".join(str(query or "").split())[:SEARCH_MAX]
+    try:
+        recaps = list(Recap.objects.filter(user=user).order_by("-session_date"))
+    except DecryptionError:
+        plain = list(recap_list_for_user(user=user))
+        rows = [SessionRow(r, neutral_label(r), neutral_label(r), "") for r in plain]
+        return SessionList(rows, query, len(rows), readable=False)
+    rows = []
+    for recap in recaps:
+        data = recap.data or {}
+        title = recap_title(recap)
+        if query and not search_matches(query, search_text(data, title)):
+            continue
+        rows.append(SessionRow(recap, title, neutral_label(recap), recap_preview(data)))
+    return SessionList(rows, query, len(recaps), readable=True)
 
 
 def item_offset(item: dict) -> float | None:
@@ -105,6 +153,8 @@ class BriefItem:
     index: int
     text: str
     offset: float | None
+    title: str = ""  # the session's title, for the link back to it
+    also: list[tuple[Recap, str]] = field(default_factory=list)  # older sessions that said the same
 
 
 @dataclass
@@ -124,6 +174,7 @@ class Brief:
     recurring: list[tuple[str, int]] = field(default_factory=list)
     moment: dict | None = None
     moment_recap: Recap | None = None
+    moment_title: str = ""
     note_practise: list[BriefNoteLine] = field(default_factory=list)
     note_bring_back: list[BriefNoteLine] = field(default_factory=list)
 
@@ -139,24 +190,24 @@ def brief_for_user(*, user, now: datetime | None = None, with_content: bool = Tr
     if not (brief.unlocked and with_content):
         return brief
     recent = list(Recap.objects.filter(user=user).order_by("-session_date")[:BRIEF_RECENT_SESSIONS])
+    titles = {recap.id: dated_title(recap) for recap in recent}
     done = set(
         NextStepStatus.objects.filter(recap__in=recent[:BRIEF_NEXT_STEP_SESSIONS]).values_list(
             "recap_id", "index"
         )
     )
-    for recap in recent[:BRIEF_NEXT_STEP_SESSIONS]:
-        for i, item in enumerate(recap.data.get("next_steps") or []):
-            if (recap.id, i) not in done:
-                brief.next_steps.append(BriefItem(recap, i, item.get("text", ""), item_offset(item)))
-    brief.next_steps = brief.next_steps[:BRIEF_NEXT_STEPS_MAX]
-    for recap in recent[:BRIEF_QUESTION_SESSIONS]:
-        for i, item in enumerate(recap.data.get("questions") or []):
-            brief.questions.append(BriefItem(recap, i, item.get("text", ""), item_offset(item)))
-    brief.questions = brief.questions[:BRIEF_QUESTIONS_MAX]
+    steps = _brief_items(recent[:BRIEF_NEXT_STEP_SESSIONS], "next_steps", titles)
+    # The newest wording of a step stands for its repeats: marked done there, it is done.
+    brief.next_steps = [s for s in steps if (s.recap.id, s.index) not in done][:BRIEF_NEXT_STEPS_MAX]
+    brief.questions = _brief_items(recent[:BRIEF_QUESTION_SESSIONS], "questions", titles)[
+        :BRIEF_QUESTIONS_MAX
+    ]
     brief.recurring = recurring_themes(recaps=recent)
     brief.moment, brief.moment_recap = _moment_to_bring_back(
-        recent, {normalise_label(t) for t, _ in brief.recurring}
+        recent, {theme_key(t) for t, _ in brief.recurring}
     )
+    if brief.moment_recap is not None:
+        brief.moment_title = titles[brief.moment_recap.id]
     since = brief_notes_since(appointment=appointment, prefs=prefs)
     for note in after_notes_for_brief(user=user, since=since, until=now):
         brief.note_practise += [
@@ -166,6 +217,48 @@ def brief_for_user(*, user, now: datetime | None = None, with_content: bool = Tr
             BriefNoteLine(note, text) for text in note_lines(note.bring_back)[:BRIEF_NOTE_LINES_MAX]
         ]
     return brief
+
+
+# Words that carry no meaning of their own when comparing two next steps or questions.
+_SAME_STOPWORDS = frozenset(
+    """a an the and or but of to in on at for with by from as into about up out is are be been was were
+    it its this that these those your you yours my me i we our us they them their he she his her him
+    will would could should can may might do does did just again also so then than there here if when
+    going gonna try""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+
+
+def item_words(text: str) -> frozenset[str]:
+    """The words that say what an item is: lower case, no punctuation, no stopwords."""
+    words = _WORD.findall(str(text).lower().replace("’", "'"))
+    return frozenset(w for w in words if w not in _SAME_STOPWORDS)
+
+
+def items_same(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Conservative: the same words, near enough (Jaccard of the word sets >= BRIEF_SAME_JACCARD)."""
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) >= BRIEF_SAME_JACCARD
+
+
+def _brief_items(recaps: list[Recap], section: str, titles: dict) -> list[BriefItem]:
+    """One item per distinct step or question across these recaps (newest first): a repeat in an older
+    session is folded into the newest one, which lists it under `also`."""
+    kept: list[tuple[frozenset[str], BriefItem]] = []
+    for recap in recaps:
+        for i, item in enumerate(recap.data.get(section) or []):
+            text = str(item.get("text") or "")
+            if not text:
+                continue
+            words = item_words(text)
+            same = next((b for w, b in kept if items_same(w, words)), None)
+            if same is not None:
+                if same.recap.id != recap.id and recap.id not in {r.id for r, _ in same.also}:
+                    same.also.append((recap, titles[recap.id]))
+                continue
+            kept.append((words, BriefItem(recap, i, text, item_offset(item), titles[recap.id])))
+    return [b for _, b in kept]
 
 
 def brief_notes_since(*, appointment: datetime, prefs: ClientSettings | None) -> datetime:
@@ -197,13 +290,8 @@ def after_note_for_user(*, note_id, user) -> AfterNote:
 
 
 def after_note_list_for_user(*, user) -> list[AfterNote]:
-    # The linked recap is shown by its label only: defer its encrypted data.
-    return list(
-        AfterNote.objects.filter(user=user)
-        .select_related("recap")
-        .defer("recap__data")
-        .order_by("-created_at")
-    )
+    # The linked recap is shown by its title, which is in its encrypted data (edits.recap_title).
+    return list(AfterNote.objects.filter(user=user).select_related("recap").order_by("-created_at"))
 
 
 def after_notes_for_recap(*, recap: Recap) -> list[AfterNote]:
@@ -211,18 +299,20 @@ def after_notes_for_recap(*, recap: Recap) -> list[AfterNote]:
 
 
 def recurring_themes(*, recaps: list[Recap], min_sessions: int = 2) -> list[tuple[str, int]]:
-    """Themes that appear in at least `min_sessions` of these recaps, by normalised label, with the
-    label as most recently worded, most frequent first."""
+    """Themes that appear in at least `min_sessions` of these recaps, merged by the topic vocabulary
+    ("Sleep" and "Sleep problems" are one; edits.theme_key), named by the vocabulary's label or, for
+    a theme outside it, as most recently worded; most frequent first."""
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
     for recap in recaps:
         seen = set()
         for theme in recap.data.get("themes") or []:
-            key = normalise_label(theme.get("label", ""))
+            label = str(theme.get("label") or "")
+            key = theme_key(label) if label.strip() else ""
             if key and key not in seen:
                 seen.add(key)
                 counts[key] += 1
-                shown.setdefault(key, theme.get("label", ""))
+                shown.setdefault(key, theme_shown(label))
     return [(shown[k], n) for k, n in counts.most_common() if n >= min_sessions]
 
 
@@ -233,7 +323,7 @@ def _moment_to_bring_back(recent: list[Recap], recurring: set[str]) -> tuple[dic
         moments = recap.data.get("moments") or []
         theme_sources = set()
         for theme in recap.data.get("themes") or []:
-            if normalise_label(theme.get("label", "")) in recurring:
+            if theme_key(str(theme.get("label") or "")) in recurring:
                 theme_sources.update(theme.get("sources") or [])
         for moment in moments:
             if theme_sources.intersection(moment.get("sources") or []):

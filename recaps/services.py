@@ -361,3 +361,99 @@ def encryption_keys_rotate(*, batch_size: int = 500) -> dict[str, int]:
                 done += len(updates)
         counts[f"{table}.{column}"] = done
     return counts
+
+
+# The person's own changes to a recap (recaps/edits.py has the rules; everything stays in the
+# encrypted Recap.data, so key rotation covers it). -----------------------------------------------
+
+
+def _recap_edit(*, recap: Recap, change) -> tuple[Recap, object]:
+    """Run `change(data) -> (new data, result, log entries)` on the recap's current data with the row
+    locked, save it and its log; a recap still being polished by the model cannot be edited (the
+    polished version would replace the edit)."""
+    from .edits import EditRefused, log_edit
+
+    with transaction.atomic():
+        locked = Recap.objects.select_for_update().get(id=recap.id, user_id=recap.user_id)
+        if locked.data.get("polishing"):
+            raise EditRefused("polishing")
+        data, result, entries = change(locked.data)
+        if not entries:  # nothing changed (a word that is not there): nothing to write
+            return locked, result
+        now = timezone.now()
+        for what, section in entries:
+            data = log_edit(data, what=what, section=section, at=now)
+        locked.data = data
+        locked.save(update_fields=["data"])
+    database_wal_truncate()  # the old wording leaves the SQLite log too, as with a delete
+    return locked, result
+
+
+def _shift_after_removal(model, *, recap: Recap, index: int) -> None:
+    """Rows keyed by a position in a list (next-step done marks, moment schedules) after the item at
+    `index` was removed: its row goes, the later ones move up by one. One row at a time, lowest first,
+    so the (recap, index) unique constraint holds at every step on every database."""
+    model.objects.filter(recap=recap, index=index).delete()
+    for row in model.objects.filter(recap=recap, index__gt=index).order_by("index"):
+        model.objects.filter(pk=row.pk).update(index=row.index - 1)
+
+
+def recap_rename(*, recap: Recap, title: str) -> str:
+    """The person's title for the session ("" brings the automatic one back). Returns it."""
+    from .edits import rename
+
+    def change(data):
+        new = rename(data, title)
+        return new, new.get("title", ""), [("rename", "title")]
+
+    return _recap_edit(recap=recap, change=change)[1]
+
+
+def recap_fix_word(*, recap: Recap, wrong: str, right: str) -> int:
+    """Replace a misheard word everywhere in the recap; returns how many places changed."""
+    from .edits import fix_word
+
+    def change(data):
+        new, count, sections = fix_word(data, wrong, right)
+        if not count:
+            return data, 0, []
+        return new, count, [("fix_word", section) for section in sections]
+
+    return _recap_edit(recap=recap, change=change)[1]
+
+
+def recap_item_remove(*, recap: Recap, section: str, index: int, digest: str) -> None:
+    """Remove one item; the done marks of later next steps and the schedules of later moments move with
+    their items, in the same transaction."""
+    from .edits import remove_item
+
+    def change(data):
+        return remove_item(data, section, index, digest), None, [("remove", section)]
+
+    locked, _ = _recap_edit(recap=recap, change=_with_shift(change, recap, section, index))
+    recap.data = locked.data
+
+
+def _with_shift(change, recap: Recap, section: str, index: int):
+    # Runs inside _recap_edit's transaction, after the data changed without error.
+    def wrapped(data):
+        out = change(data)
+        if section == "next_steps":
+            _shift_after_removal(NextStepStatus, recap=recap, index=index)
+        elif section == "moments":
+            _shift_after_removal(MomentSchedule, recap=recap, index=index)
+        return out
+
+    return wrapped
+
+
+def recap_item_save(*, recap: Recap, section: str, index: int | None, digest: str, text: str) -> str:
+    """Reword a next step or question, or add one (index None, at the end: no index moves). Returns
+    "edit" or "add"."""
+    from .edits import save_item
+
+    def change(data):
+        new, what = save_item(data, section, index, digest, text)
+        return new, what, [(what, section)]
+
+    return _recap_edit(recap=recap, change=change)[1]

@@ -8,7 +8,7 @@ from celery import shared_task
 from capture import services as capture_services
 from undertone_web.redaction import content_free_errors
 
-from . import services
+from . import reminders, services
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +64,11 @@ def recap_polish(recap_id: str) -> None:
         if session_id is not None:
             group = capture_services.session_group(session_id)
             capture_services.group_send(group, {"type": "capture.polished"})
+
+
+# Beat, every 10 minutes (settings.CELERY_BEAT_SCHEDULE). Idempotent: a reminder is recorded before it
+# is sent, so a repeated or overlapping run sends nothing twice (recaps/reminders.py).
+@shared_task(name="recaps.tasks.reminders_send")
+@content_free_errors
+def reminders_send() -> None:
+    reminders.reminders_send()

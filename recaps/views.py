@@ -2,8 +2,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -11,8 +12,26 @@ from capture.selectors import model_host, unfinished_sessions_for_user
 from undertone_web.faults import fault_point
 
 from . import services
-from .engines.base import RecapResult
-from .forms import AfterNoteForm, AppointmentForm, SessionNoteForm
+from .edits import (
+    ITEM_TEXT_MAX,
+    SECTIONS,
+    TITLE_MAX,
+    EditRefused,
+    custom_title,
+    export_markdown,
+    outcome_text,
+    recap_title,
+)
+from .edits import auto_title as recap_auto_title
+from .forms import (
+    AfterNoteForm,
+    AppointmentForm,
+    FixWordForm,
+    ItemRemoveForm,
+    ItemSaveForm,
+    RecapTitleForm,
+    SessionNoteForm,
+)
 from .models import ClientSettings, RecapAccess, SessionNote
 from .selectors import (
     after_note_for_user,
@@ -26,8 +45,9 @@ from .selectors import (
     recap_list_for_user,
     recap_unattributed,
     recap_voices,
+    session_list_for_user,
 )
-from .view_models import patterns_view, theme_rows, unheard_channel
+from .view_models import edit_sections, patterns_view, theme_rows, unheard_channel
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -44,7 +64,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @never_cache
 def recap_list(request: HttpRequest) -> HttpResponse:
     context = {
-        "recaps": recap_list_for_user(user=request.user),
+        "sessions": session_list_for_user(user=request.user, query=request.GET.get("q", "")),
         "unfinished": unfinished_sessions_for_user(user=request.user),
     }
     return render(request, "recaps/list.html", context)
@@ -62,6 +82,7 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
     next_steps = [(i, item, i in done) for i, item in enumerate(recap.data.get("next_steps") or [])]
     context = {
         "recap": recap,
+        "title": recap_title(recap),
         "data": recap.data,
         "themes": theme_rows(recap.data.get("themes") or []),
         "unattributed": recap_unattributed(recap.data),
@@ -84,8 +105,7 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
 def recap_export(request: HttpRequest, recap_id) -> HttpResponse:
     recap = recap_for_user(recap_id=recap_id, user=request.user)
     services.recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.EXPORT)
-    title = f"{recap.label} · Recap in your own voice" if recap.is_self else recap.label
-    body = RecapResult.from_dict(recap.data).to_markdown(title=title)
+    body = export_markdown(recap)  # the edited recap, its changes marked (recaps/edits.py)
     response = HttpResponse(body, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="session-{recap.number}-{recap.session_date:%Y-%m-%d}.md"'
@@ -99,8 +119,9 @@ def recap_export(request: HttpRequest, recap_id) -> HttpResponse:
 def recap_delete(request: HttpRequest, recap_id) -> HttpResponse:
     recap = recap_for_user(recap_id=recap_id, user=request.user)
     if request.method == "POST":
+        title = recap_title(recap)
         services.recap_delete(recap=recap, user=request.user)
-        messages.success(request, f"{recap.label} was deleted.")
+        messages.success(request, f"{title} was deleted.")
         return redirect("recaps:list")
     return render(request, "recaps/delete_confirm.html", {"recap": recap})
 
@@ -181,6 +202,140 @@ def patterns(request: HttpRequest) -> HttpResponse:
     return render(
         request, "recaps/patterns.html", {"p": patterns_view(patterns_recaps_for_user(user=request.user))}
     )
+
+
+# Shaping a recap: rename, fix a misheard word, remove, reword or add ---------------------------------
+# A page of its own (/recaps/<id>/edit/) rather than controls inside the reading view: the recap stays
+# calm to read, every control works without JavaScript, and a phone gets full-width forms. Each change
+# is its own POST (CSRF, owner only: someone else's id is a 404 like an id nobody has), then back here.
+
+
+def _edit_back(
+    recap, code: str, *, section: str = "", n: int | None = None, anchor: str = ""
+) -> HttpResponse:
+    """Back to the edit page, at the card that was used, which then says what happened (a code, a
+    section name and a count travel in the URL; never any wording)."""
+    query = {"r": code}
+    if section in SECTIONS:
+        query["s"] = section
+    if n is not None:
+        query["n"] = str(n)
+    anchor = anchor or (f"edit-{section}" if section in SECTIONS else "")
+    url = f"{reverse('recaps:edit', args=[recap.id])}?{urlencode(query)}"
+    return redirect(f"{url}#{anchor}" if anchor else url)
+
+
+def _edit_status(request: HttpRequest) -> dict | None:
+    code, section = request.GET.get("r", ""), request.GET.get("s", "")
+    try:
+        n = max(0, int(request.GET.get("n", "0")))
+    except ValueError:
+        n = 0
+    found = outcome_text(code, section=section, n=n)
+    if found is None:
+        return None
+    where = f"edit-{section}" if section in SECTIONS else STATUS_CARDS.get(code, "")
+    return {"text": found[0], "error": found[1], "where": where}
+
+
+# Outcomes that belong to the title or the fix-a-word card rather than to a section.
+STATUS_CARDS = {
+    "renamed": "edit-title",
+    "title_auto": "edit-title",
+    "long_title": "edit-title",
+    "fixed": "edit-fix",
+    "not_found": "edit-fix",
+    "empty_wrong": "edit-fix",
+    "empty_right": "edit-fix",
+    "long_wrong": "edit-fix",
+    "long_right": "edit-fix",
+    "same_word": "edit-fix",
+    "polishing": "edit-polishing",
+}
+
+
+@login_required
+@never_cache
+@require_GET
+def recap_edit(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    services.recap_access_log(user=request.user, recap_id=recap.id, action=RecapAccess.Action.VIEW)
+    own = custom_title(recap.data)
+    context = {
+        "recap": recap,
+        "title": recap_title(recap),
+        "auto_title": recap_auto_title(recap.data, number=recap.number, session_date=recap.session_date),
+        "title_form": RecapTitleForm(initial={"title": own}),
+        "fix_form": FixWordForm(),
+        "sections": edit_sections(recap.data, done=done_next_steps(recap=recap)),
+        "polishing": bool(recap.data.get("polishing")),
+        "text_max": ITEM_TEXT_MAX,
+        "title_max": TITLE_MAX,
+        "status": _edit_status(request),
+    }
+    return render(request, "recaps/_edit.html", context)
+
+
+@login_required
+@require_POST
+def recap_edit_title(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    try:
+        title = services.recap_rename(recap=recap, title=request.POST.get("title", ""))
+    except EditRefused as exc:
+        return _edit_back(recap, exc.code, anchor=STATUS_CARDS.get(exc.code, "edit-title"))
+    return _edit_back(recap, "renamed" if title else "title_auto", anchor="edit-title")
+
+
+@login_required
+@require_POST
+def recap_edit_fix_word(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    try:
+        count = services.recap_fix_word(
+            recap=recap, wrong=request.POST.get("wrong", ""), right=request.POST.get("right", "")
+        )
+    except EditRefused as exc:
+        return _edit_back(recap, exc.code, anchor=STATUS_CARDS.get(exc.code, "edit-fix"))
+    return _edit_back(recap, "fixed" if count else "not_found", n=count, anchor="edit-fix")
+
+
+@login_required
+@require_POST
+def recap_edit_remove(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    form = ItemRemoveForm(request.POST)
+    if not form.is_valid():
+        return _edit_back(recap, "invalid", section=request.POST.get("section", ""))
+    section = form.cleaned_data["section"]
+    try:
+        services.recap_item_remove(
+            recap=recap, section=section, index=form.cleaned_data["index"], digest=form.cleaned_data["digest"]
+        )
+    except EditRefused as exc:
+        return _edit_back(recap, exc.code, section=section)
+    return _edit_back(recap, "removed", section=section)
+
+
+@login_required
+@require_POST
+def recap_edit_item(request: HttpRequest, recap_id) -> HttpResponse:
+    recap = recap_for_user(recap_id=recap_id, user=request.user)
+    form = ItemSaveForm(request.POST)
+    if not form.is_valid():
+        return _edit_back(recap, "invalid", section=request.POST.get("section", ""))
+    data = form.cleaned_data
+    try:
+        what = services.recap_item_save(
+            recap=recap,
+            section=data["section"],
+            index=data["index"],
+            digest=data["digest"],
+            text=request.POST.get("text", ""),
+        )
+    except EditRefused as exc:
+        return _edit_back(recap, exc.code, section=data["section"])
+    return _edit_back(recap, "added" if what == "add" else "saved", section=data["section"])
 
 
 # After-session notes ---------------------------------------------------------------------------------

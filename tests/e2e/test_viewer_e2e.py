@@ -65,13 +65,11 @@ def test_viewer_at_phone_width(asgi_server, browser, artifacts_dir):
         assert page.locator("#moment blockquote").inner_text() != first_quote  # the next one
 
         page.goto(f"{asgi_server.url}/recaps/")
-        labels = page.locator(".session-link strong").all_inner_texts()
-        assert [label.split(" ·")[0] for label in labels] == [
-            "Session 4",
-            "Session 3",
-            "Session 2",
-            "Session 1",
-        ]
+        # Newest first, each titled by its top themes, with its number and date under the title.
+        meta = page.locator(".session-link .session-meta").all_inner_texts()
+        assert [m.split(" ·")[0] for m in meta] == ["Session 4", "Session 3", "Session 2", "Session 1"]
+        titles = page.locator(".session-link strong").all_inner_texts()
+        assert all(" · " in t and not t.startswith("Session") for t in titles), titles
         no_horizontal_overflow(page)
         page.screenshot(path=str(artifacts_dir / "viewer-list.png"), full_page=True)
 

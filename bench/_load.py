@@ -220,9 +220,12 @@ class Fleet:
             s.error = exc
 
     def stop(self, s: Session) -> None:
+        """Press Stop: the session's own loop sends what is left, then "stop" (stop_sent_at). Not by
+        pumping here: that waits for the session's send lock, which a long session's paced tail holds
+        for longer than the 10 s this waited (time_to_recap failed so at 10 minutes and more)."""
+
         async def _stop():
             s.streamer.stopping = True
-            await s.streamer._pump()
 
         asyncio.run_coroutine_threadsafe(_stop(), self.loop).result(10)
 

@@ -8,6 +8,7 @@ look at."""
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -136,6 +137,32 @@ def test_installable_app_offline_page_and_accessibility(asgi_server, browser, ar
         axe_clean(page, "home, signed in, 1280 px", artifacts_dir, "home-signed-in")
         page.goto(f"{base}/offline/")
         axe_clean(page, "the offline page, 1280 px", artifacts_dir, "offline")
+
+        # The pages a person keeps coming back to, an edited recap among them: axe-clean at both widths.
+        from recaps import services as recap_services
+
+        make_recap(
+            user=user, name="grief_parent", number=2, session_date=recap.session_date - timedelta(days=7)
+        )
+        recap_services.recap_rename(recap=recap, title="Evenings and work")
+        recap_services.recap_item_save(
+            recap=recap, section="questions", index=None, digest="", text="Ask about sleep?"
+        )
+        page.goto(recap_url)
+        assert "Evenings and work" in page.inner_text("h1")
+        assert "Ask about sleep?" in page.inner_text("#questions")
+        for width in (390, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            for path, name in (
+                ("/recaps/settings/", "settings"),
+                ("/recaps/?q=work", "sessions-search"),
+                (f"/recaps/{recap.id}/", "recap-edited"),
+                (f"/recaps/{recap.id}/edit/", "recap-edit"),
+                ("/recaps/patterns/", "patterns"),
+                ("/recaps/brief/", "brief"),
+            ):
+                page.goto(f"{base}{path}")
+                axe_clean(page, f"{name}, {width} px", artifacts_dir, name)
 
         # The consent form: an error goes away, with its aria-invalid, once its field holds a valid answer.
         page.set_viewport_size({"width": 390, "height": 844})

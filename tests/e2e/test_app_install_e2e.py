@@ -139,8 +139,13 @@ def test_installable_app_offline_page_and_accessibility(asgi_server, browser, ar
         axe_clean(page, "the offline page, 1280 px", artifacts_dir, "offline")
 
         # The pages a person keeps coming back to, an edited recap among them: axe-clean at both widths.
-        from recaps import services as recap_services
+        from django.utils import timezone
 
+        from recaps import services as recap_services
+        from recaps.models import ClientSettings
+
+        # An appointment in two hours: the Brief is unlocked, with its content.
+        ClientSettings.objects.create(user=user, next_appointment=timezone.now() + timedelta(hours=2))
         make_recap(
             user=user, name="grief_parent", number=2, session_date=recap.session_date - timedelta(days=7)
         )

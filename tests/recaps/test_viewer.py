@@ -90,14 +90,18 @@ def test_next_step_toggle_marks_done_and_undoes(client, user):
 def test_note_is_saved_encrypted_and_shown_to_owner(client, user):
     recap = make_recap(user=user)
     login(client, user)
+    # One note feature on the page: the after-session note; no second, free-text form of its own.
+    page = client.get(reverse("recaps:detail", args=[recap.id])).content.decode()
+    assert 'id="write-after-note"' in page and "Save note" not in page
     client.post(reverse("recaps:note", args=[recap.id]), {"text": "Ask about the lighthouse"})
     assert SessionNote.objects.get(recap=recap).text == "Ask about the lighthouse"
     with connection.cursor() as cursor:
         cursor.execute("SELECT text FROM recaps_sessionnote")
         assert cursor.fetchone()[0].startswith("gAAAA")
-    assert (
-        "Ask about the lighthouse" in client.get(reverse("recaps:detail", args=[recap.id])).content.decode()
-    )
+    page = client.get(reverse("recaps:detail", args=[recap.id])).content.decode()
+    # A note written before the two were one: shown, editable, inside the one notes card.
+    notes_card = page.split('id="after-notes"', 1)[1].split("</section>", 1)[0]
+    assert "Ask about the lighthouse" in notes_card and "Save note" in notes_card
     client.post(reverse("recaps:note", args=[recap.id]), {"text": "  "})
     assert not SessionNote.objects.filter(recap=recap).exists()
 

@@ -9,6 +9,7 @@ PROD_ENV = {
     "SECRET_KEY": "x7Qk2-very-long-random-looking-production-secret-value-9f8e7d6c5b4a3-LmNoP",
     "RECAP_ENCRYPTION_KEYS": "hSgN8XoAQXW0Ls8mD5fW1x0vZ9Fh2hGfCzHn0n3G1Yk=",
     "ALLOWED_HOSTS": "undertone.example.org",
+    "SITE_URL": "https://undertone.example.org",
     "DATABASE_URL": "sqlite:////tmp/undertone-deploy-check.sqlite3",
     "REDIS_URL": "redis://127.0.0.1:6391/0",
 }
@@ -46,3 +47,11 @@ def test_production_has_debug_off_and_secure_cookies():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].split() == ["False", "True", "True"]
+
+
+def test_production_refuses_to_start_without_its_https_address():
+    # Reminder emails and the calendar feed link to it; 127.0.0.1 would be a link that goes nowhere.
+    missing = _manage("check", env={k: v for k, v in PROD_ENV.items() if k != "SITE_URL"})
+    assert missing.returncode != 0 and "SITE_URL" in missing.stderr
+    plain = _manage("check", env={**PROD_ENV, "SITE_URL": "http://undertone.example.org"})
+    assert plain.returncode != 0 and "https://" in plain.stderr

@@ -14,6 +14,13 @@ if len(SECRET_KEY) < 50:
 if not RECAP_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("RECAP_ENCRYPTION_KEYS must hold at least one Fernet key")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Reminder emails and the calendar feed link back to the site: a default of 127.0.0.1 would send
+# people links that go nowhere, so production names its address.
+SITE_URL = env.str("SITE_URL").rstrip("/")
+if not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be the site's https:// address, e.g. https://undertone.example.org"
+    )
 # Fault injection is for the privacy audit and tests only: never in production, not even by mistake.
 FAULT_INJECTION = frozenset()
 if env.str("UNDERTONE_FAULT", default=""):

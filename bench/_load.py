@@ -257,10 +257,15 @@ def new_sessions(*, user, count: int) -> list[str]:
     from capture import services
     from capture.consent.services import consent_record_save
 
+    # BENCH_IN_PERSON=1: consented as in person, so the microphone channel also goes through speaker
+    # segmentation (capture/speakers.py) in the transcription task: its cost at load, measured.
+    consent = {"therapist_agreed": True}
+    if os.environ.get("BENCH_IN_PERSON") == "1":
+        consent["session_type"] = "in_person"
     ids = []
     for _ in range(count):
         session = services.capture_session_create(user=user)
-        consent_record_save(session=session, consent={"therapist_agreed": True})
+        consent_record_save(session=session, consent=consent)
         ids.append(str(session.id))
     return ids
 

@@ -19,6 +19,9 @@ Measured per N:
 - worker CPU (share of the whole machine) and peak RSS; Daphne CPU.
 - Stop -> recap per session (p50/max), all sessions stopping 0.5 s apart.
 
+BENCH_IN_PERSON=1 consents the sessions as in person, so their microphone channel also goes through
+speaker segmentation (capture/speakers.py): its cost under load.
+
 Usage:
     .venv/bin/python bench/capacity.py                       # workers 1 and 2, N = 4 6 8 10 12
     .venv/bin/python bench/capacity.py --workers 1 --sessions 8 --duration 60

@@ -4,6 +4,10 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "undertone_web.settings.base")
+# One thread per process for numpy's BLAS (before numpy loads): each worker is one single-thread
+# process per core (settings.WHISPER_CPU_THREADS), and speaker segmentation's small matrix products
+# (capture/speakers.py) spread over every core otherwise, twice the CPU for the same work.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 app = Celery("undertone_web")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -506,6 +506,9 @@ class _Session:
         safety = [tw for tw in self.topics if tw.topic.id in SAFETY_TOPICS and tw not in chosen]
         chosen = (safety + chosen)[: THEMES_MAX - 1] if safety else chosen
         nouns = session_nouns(self.seg_texts, [s.speaker for s in self.segs], exclude=self._vocatives())
+        # A noun a chosen topic already names says it twice ("Health" beside "Physical health").
+        named = {w for tw in chosen for w in re.findall(r"[a-z]+", tw.topic.label.lower())}
+        nouns = [(word, where) for word, where in nouns if word.lower() not in named]
         # A noun's weight is its mentions, on the topics' scale (a mention is worth about one unit).
         weighted: list[tuple[str, float, list[int]]] = [
             (tw.topic.label, tw.weight, tw.mentions) for tw in chosen

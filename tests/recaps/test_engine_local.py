@@ -766,6 +766,24 @@ def test_a_recognised_topic_is_never_pushed_out_of_themes_by_a_session_noun():
     assert "Law and probation" in labels, labels
 
 
+def test_a_session_noun_a_chosen_topic_already_names_is_not_a_second_theme():
+    labels = [
+        t.label
+        for t in _build(
+            ("therapist", "How has your physical health been since the illness?"),
+            (
+                "client",
+                "My health is not good. The illness took a lot out of me and my health is slow to come back.",
+            ),
+            ("therapist", "Your health has been a long worry."),
+            ("client", "Yes, my health and my sleep. Since the illness I sleep badly."),
+            ("therapist", "What would help your health most?"),
+            ("client", "Walking more, for my health, I think."),
+        ).themes
+    ]
+    assert "Physical health" in labels and "Health" not in labels, labels
+
+
 def test_going_to_bed_is_sleep_and_a_snoozed_alarm_alone_is_not():
     labels = [
         t.label

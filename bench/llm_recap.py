@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -37,23 +36,19 @@ def tokens(usage: Usage) -> str:
 
 # --- a scripted "model" (--scripted): no model server here, so the pipeline is measured against one ---
 
-_LINE = re.compile(r"^\[(\d+)\] (CLIENT|THERAPIST)(?: \(([^)]*)\))?: (.+)$", re.MULTILINE)
-
-
-def _lines(prompt: str) -> list[tuple[int, str, set[str], str]]:
-    return [(int(m[1]), m[2], set((m[3] or "").split("; ")), m[4]) for m in _LINE.finditer(prompt)]
-
 
 def scripted_reply(body: dict) -> dict:
     """What a careful model would write from the acts-tagged lines, plus one invented next step and one
     invented quote in every recap, so the validator's report shows what it drops."""
-    prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", ()))
-    lines = _lines(prompt)
+    from tests.recaps.llm_server import prompt_lines, prompt_notes, prompt_of, schema_name
+
+    prompt = prompt_of(body)
+    lines = prompt_lines(prompt)
     client = [(i, acts, text) for i, who, acts, text in lines if who == "CLIENT"]
     change = [(i, t) for i, acts, t in client if acts & {"change talk", "commitment", "realisation"}]
     advice = [(i, t) for i, who, acts, t in lines if who == "THERAPIST" and acts & {"advice", "options"}]
     feeling = [(i, t) for i, acts, t in client if "feeling" in acts]
-    if body.get("response_format", {}).get("json_schema", {}).get("name") == "session_notes":
+    if schema_name(body) == "session_notes":
         return {
             "topics": [],
             "client_change": [{"text": f"You said {t}", "cites": [i]} for i, t in change[:6]],
@@ -64,10 +59,7 @@ def scripted_reply(body: dict) -> dict:
             "open_questions": [],
             "quotes": [{"kind": "feeling", "quote": t, "cites": [i]} for i, t in feeling[:2]],
         }
-    noted = []
-    if "\nNotes:\n" in prompt:
-        parts = json.loads(prompt.split("\nNotes:\n", 1)[1].split("\n\n", 1)[0])
-        noted = [n for part in parts for n in part.get("client_change", ())]
+    noted = [n for part in prompt_notes(prompt) for n in part.get("client_change", ())]
     said = [{"text": n["text"], "cites": n["cites"]} for n in noted] + [
         {"text": f"You said {t}", "cites": [i]} for i, t in change
     ]

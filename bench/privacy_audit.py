@@ -62,7 +62,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import shutil
 import socket
 import sqlite3
@@ -449,10 +448,9 @@ def run_audit(
                 time.sleep(0.2)
             if polished is None:
                 raise StackError(f"the model's recap did not come within 300 s\n{stack.log_tails()}")
-            asked = [
-                ((r.get("json") or {}).get("response_format") or {}).get("json_schema", {}).get("name")
-                for r in llm_requests or ()
-            ]
+            from tests.recaps.llm_server import schema_name
+
+            asked = [schema_name(r.get("json") or {}) for r in llm_requests or ()]
             notes_written = asked.count("session_notes")
         wait_quiet(stack)
         said_words = scan.spoken_words(*run["texts"])
@@ -1044,24 +1042,29 @@ def _scripted_model(on: bool):
     if not on:
         yield None
         return
-    from tests.recaps.llm_server import Compute, ScriptedLlm
+    from tests.recaps.llm_server import (
+        Compute,
+        ScriptedLlm,
+        prompt_lines,
+        prompt_notes,
+        prompt_of,
+        schema_name,
+    )
 
     def recap_from(body: dict) -> dict:
-        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
-        first = next((m for m in re.finditer(r"^\[(\d+)\] CLIENT[^:]*: (.+)$", prompt, re.MULTILINE)), None)
-        if body.get("response_format", {}).get("json_schema", {}).get("name") == "session_notes":
+        prompt = prompt_of(body)
+        first = next(((i, text) for i, who, _acts, text in prompt_lines(prompt) if who == "CLIENT"), None)
+        if schema_name(body) == "session_notes":
             # Notes on a chunk: the client's first line as change talk, so the notes hold real words.
-            said = [{"text": f"You said {first.group(2)}", "cites": [int(first.group(1))]}] if first else []
+            said = [{"text": f"You said {first[1]}", "cites": [first[0]]}] if first else []
             empty = {"topics": [], "therapist_suggestions": [], "agreements": [], "open_questions": []}
             return {**empty, "client_change": said, "quotes": []}
         lines = []
         if first:
-            lines = [
-                {"text": f"You said: {first.group(2)}", "speaker": "client", "cites": [int(first.group(1))]}
-            ]
-        elif "\nNotes:\n" in prompt:
+            lines = [{"text": f"You said: {first[1]}", "speaker": "client", "cites": [first[0]]}]
+        else:
             # The write-up from notes (the client's lines were all in noted chunks): the first note.
-            notes = json.loads(prompt.split("\nNotes:\n", 1)[1].split("\n\n", 1)[0])
+            notes = prompt_notes(prompt)
             said = next((n for part in notes for n in part.get("client_change", ())), None)
             if said:
                 lines = [{"text": said["text"], "speaker": "client", "cites": said["cites"]}]

@@ -231,9 +231,13 @@ class SessionVoices:
         # blind and naming the voices by their distance to the check was right on every mix.
         state = cls()
         if voice_check is not None:
-            state.has_check = True
-            state.check_mean = np.asarray(voice_check.mean, np.float64)
+            state.set_check(voice_check)
         return state
+
+    def set_check(self, voice_check: VoicePrint) -> None:
+        """The voice check names the voices (the nearest is the client's); a later one replaces it."""
+        self.has_check = True
+        self.check_mean = np.asarray(voice_check.mean, np.float64)
 
     def client_voice(self) -> int | None:
         """Index of the voice nearest the voice check, or None (no check, or no voice yet)."""

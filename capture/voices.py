@@ -42,8 +42,7 @@ def voice_check_save(*, session_id, pcm: bytes) -> bool:
         raw = client().get(_key(session_id))
         state = speakers.SessionVoices.from_bytes(raw)
         # A check repeated before any window was heard replaces the first; later it only renames.
-        state.has_check = True
-        state.check_mean = speakers.SessionVoices.start(voiceprint).check_mean
+        state.set_check(voiceprint)
         client().set(_key(session_id), state.to_bytes(), ex=_ttl())
     return True
 

@@ -195,7 +195,7 @@ def recap_title(recap) -> str:
     """The session's title wherever it is shown: the person's own, else the automatic one. A recap
     loaded without its data (a deferred field) gets the neutral one rather than a query per row."""
     if "data" in recap.get_deferred_fields():
-        return f"Session {recap.number} · {short_date(recap.session_date)}"
+        return neutral_label(recap)
     return title_of(recap.data or {}, number=recap.number, session_date=recap.session_date)
 
 

@@ -346,9 +346,9 @@ def recap_unattributed(data: dict) -> bool:
 
 def recap_voices(data: dict) -> str | None:
     """In-person sessions (both voices on one microphone): how the recap knows who said what, for one
-    line on the recap. "named": told apart and named; "unsure": not told apart with confidence, so the
-    recap is in neutral wording; None for two-channel sessions."""
+    line on the recap. "voice_check" or "questions": told apart and named that way; "unsure": not
+    told apart with confidence, so the recap is in neutral wording; None for two-channel sessions."""
     voices = (data.get("stats") or {}).get("voices")
     if not voices:
         return None
-    return "named" if voices.get("told_apart") else "unsure"
+    return (voices.get("by") or "questions") if voices.get("told_apart") else "unsure"

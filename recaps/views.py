@@ -87,7 +87,6 @@ def recap_detail(request: HttpRequest, recap_id) -> HttpResponse:
         "themes": theme_rows(recap.data.get("themes") or []),
         "unattributed": recap_unattributed(recap.data),
         "voices": recap_voices(recap.data),
-        "voices_by": ((recap.data.get("stats") or {}).get("voices") or {}).get("by"),
         "unheard": unheard_channel(recap.data),
         "next_steps": next_steps,
         "note_form": SessionNoteForm(initial={"text": note.text if note else ""}),

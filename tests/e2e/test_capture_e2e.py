@@ -37,6 +37,16 @@ def _login(page, base, user):
     page.wait_for_url(f"{base}/")
 
 
+def confirm_in_person_consent(page) -> None:
+    """On the consent gate: in person, in New York, the therapist agreed; then on to the session page."""
+    page.check("input[name=session_type][value=in_person]")
+    page.select_option("#id_client_location", "US-NY")
+    page.wait_for_selector('#consent-rule[data-shown-for="in_person:US-NY:-"]')
+    page.check("#id_therapist_agreed")
+    page.click("#consent-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/capture/s/[0-9a-f-]+/$"))
+
+
 def test_record_stop_recap_and_nothing_left(
     asgi_server, celery_worker, user, clean_redis, playwright_instance, tmp_path, artifacts_dir
 ):
@@ -61,12 +71,7 @@ def test_record_stop_recap_and_nothing_left(
         page.wait_for_url(re.compile(r".*/consent/$"))
         page.screenshot(path=str(artifacts_dir / "capture-consent-390.png"), full_page=True)
         # Consent is required: the form will not go on without it (tests/e2e/test_consent_e2e.py).
-        page.check("input[name=session_type][value=in_person]")
-        page.select_option("#id_client_location", "US-NY")
-        page.wait_for_selector('#consent-rule[data-shown-for="in_person:US-NY:-"]')
-        page.check("#id_therapist_agreed")
-        page.click("#consent-form button[type=submit]")
-        page.wait_for_url(re.compile(r".*/capture/s/[0-9a-f-]+/$"))
+        confirm_in_person_consent(page)
         session = CaptureSession.objects.get(user=user)
         assert session.consent["therapist_agreed"] is True and session.consent["client"]["code"] == "US-NY"
         page.screenshot(path=str(artifacts_dir / "capture-setup-390.png"), full_page=True)

@@ -10,10 +10,10 @@ import pytest
 
 from capture.models import CaptureSession, TranscriptSegment
 from capture.voices import KEY_PREFIX as VOICES_PREFIX
-from recaps.models import Recap
 from tests.audio import espeak_pcm, silence, write_wav
 from tests.conftest import launch_chromium
-from tests.e2e.test_capture_e2e import _login
+from tests.e2e.test_capture_e2e import _login, confirm_in_person_consent
+from tests.e2e.test_tab_audio_e2e import stop_and_open_recap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -53,12 +53,7 @@ def test_in_person_voice_check_then_the_recap_says_who_said_what(
         page.goto(f"{base}/capture/")
         page.click("#new-session")
         page.wait_for_url(re.compile(r".*/consent/$"))
-        page.check("input[name=session_type][value=in_person]")
-        page.select_option("#id_client_location", "US-NY")
-        page.wait_for_selector('#consent-rule[data-shown-for="in_person:US-NY:-"]')
-        page.check("#id_therapist_agreed")
-        page.click("#consent-form button[type=submit]")
-        page.wait_for_url(re.compile(r".*/capture/s/[0-9a-f-]+/$"))
+        confirm_in_person_consent(page)
         session = CaptureSession.objects.get(user=user)
 
         # The voice check: the check sentence is the first 7 s of the file.
@@ -83,18 +78,12 @@ def test_in_person_voice_check_then_the_recap_says_who_said_what(
         segments = list(TranscriptSegment.objects.filter(session=session).order_by("start"))
         assert {s.voice for s in segments} == {0, 1}, "two voices on one microphone"
 
-        page.click("#stop")
-        page.click("#stop-confirm")
-        page.wait_for_selector("#recap-link:not([hidden])", timeout=90_000)
-        page.click("#recap-link")
-        page.wait_for_url(re.compile(r".*/recaps/[0-9a-f-]+/$"))
-        page.wait_for_selector("#summary")
+        recap = stop_and_open_recap(page, session)
         page.screenshot(path=str(artifacts_dir / "in-person-recap-390.png"), full_page=True)
         text = page.inner_text("main")
     finally:
         browser.close()
 
-    recap = Recap.objects.get(session=session)
     assert recap.data["stats"]["voices"] == {"told_apart": True, "by": "voice_check", "voice_check": True}
     assert "using your voice check" in text
     # The therapist's suggestion is the therapist's; the client's commitment is the client's.

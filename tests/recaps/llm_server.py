@@ -14,6 +14,7 @@ check what the client sends. A request with no behaviour left gets a 500 and cou
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,6 +29,31 @@ class Reply:
     content: dict[str, Any] | str
     prompt_tokens: int | None = 120
     completion_tokens: int | None = 80
+
+
+# What a Compute behaviour reads from the request the engine sent (recaps/engines/llm.py): the prompt,
+# which schema it asks for, its transcript lines and, in a write-up from notes, the notes.
+_LINE = re.compile(r"^\[(\d+)\] (CLIENT|THERAPIST)(?: \(([^)]*)\))?: (.+)$", re.MULTILINE)
+
+
+def prompt_of(body: dict) -> str:
+    return "\n".join(str(m.get("content", "")) for m in body.get("messages", ()))
+
+
+def schema_name(body: dict) -> str | None:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+
+
+def prompt_lines(prompt: str) -> list[tuple[int, str, set[str], str]]:
+    """(id, "CLIENT" or "THERAPIST", dialogue acts, text) for every transcript line of the prompt."""
+    return [(int(m[1]), m[2], set((m[3] or "").split("; ")), m[4]) for m in _LINE.finditer(prompt)]
+
+
+def prompt_notes(prompt: str) -> list[dict[str, Any]]:
+    """The parts' notes a write-up from notes shows the model; [] for a prompt without notes."""
+    if "\nNotes:\n" not in prompt:
+        return []
+    return json.loads(prompt.split("\nNotes:\n", 1)[1].split("\n\n", 1)[0])
 
 
 @dataclass

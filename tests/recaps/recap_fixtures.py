@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from recaps.engines.base import Segment, get_engine
 from recaps.models import Recap
-from recaps.services import moment_schedule_create
+from recaps.services import client_settings_save, moment_schedule_create
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 _CACHE: dict[str, dict] = {}
@@ -36,3 +36,14 @@ def make_recap(
     if schedule:
         moment_schedule_create(recap=recap)
     return recap
+
+
+def appointment_soon(user, *, hours: float = 3) -> None:
+    """A one-off appointment `hours` from now, the brief opening a day before: the Brief is unlocked."""
+    client_settings_save(
+        user=user,
+        next_appointment=timezone.now() + timedelta(hours=hours),
+        weekly_weekday=None,
+        weekly_time=None,
+        brief_hours_before=24,
+    )

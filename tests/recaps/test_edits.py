@@ -18,9 +18,9 @@ from recaps import edits, services
 from recaps.edits import EditRefused, item_digest
 from recaps.models import MomentSchedule, NextStepStatus, Recap
 from recaps.selectors import brief_for_user, patterns_recaps_for_user
-from recaps.services import client_settings_save, encryption_keys_rotate, next_step_toggle
+from recaps.services import encryption_keys_rotate, next_step_toggle
 from recaps.view_models import patterns_view
-from tests.recaps.recap_fixtures import make_recap
+from tests.recaps.recap_fixtures import appointment_soon, make_recap
 
 pytestmark = pytest.mark.django_db
 
@@ -43,16 +43,6 @@ def remove(client, recap, section, index, dig=None):
     return client.post(
         reverse("recaps:edit_remove", args=[recap.id]),
         {"section": section, "index": index, "digest": dig or digest(recap, section, index)},
-    )
-
-
-def appointment_soon(user):
-    client_settings_save(
-        user=user,
-        next_appointment=timezone.now() + timedelta(hours=3),
-        weekly_weekday=None,
-        weekly_time=None,
-        brief_hours_before=24,
     )
 
 

@@ -14,9 +14,9 @@ from django.utils.html import escape
 from recaps.edits import short_date, theme_key
 from recaps.models import Recap
 from recaps.selectors import brief_for_user, item_words, items_same, patterns_recaps_for_user
-from recaps.services import after_note_create, client_settings_save, next_step_toggle
+from recaps.services import after_note_create, next_step_toggle
 from recaps.view_models import label_lines, patterns_view
-from tests.recaps.recap_fixtures import make_recap
+from tests.recaps.recap_fixtures import appointment_soon, make_recap
 
 pytestmark = pytest.mark.django_db
 
@@ -37,16 +37,6 @@ def set_data(recap: Recap, **changes) -> Recap:
 
 def item(text, sources=(1.0,)):
     return {"text": text, "sources": list(sources)}
-
-
-def appointment_soon(user):
-    client_settings_save(
-        user=user,
-        next_appointment=timezone.now() + timedelta(hours=3),
-        weekly_weekday=None,
-        weekly_time=None,
-        brief_hours_before=24,
-    )
 
 
 # ---- Patterns -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from recaps import reminders, tasks
 from recaps.models import MomentSchedule, Recap, ReminderSent, ReminderSettings
 from recaps.services import client_settings_save
 from tests.conftest import free_port
-from tests.recaps.recap_fixtures import make_recap
+from tests.recaps.recap_fixtures import appointment_soon, make_recap
 
 pytestmark = pytest.mark.django_db
 
@@ -203,13 +203,7 @@ def test_the_brief_reminder_when_it_unlocks_once_per_appointment(user, mailoutbo
 def test_the_daily_limit_holds(user, settings, mailoutbox):
     opted_in(user, moments=True, brief=True)
     planted_recap(user)
-    client_settings_save(
-        user=user,
-        next_appointment=timezone.now() + timedelta(hours=3),
-        weekly_weekday=None,
-        weekly_time=None,
-        brief_hours_before=24,
-    )
+    appointment_soon(user)
     settings.REMINDERS = {**settings.REMINDERS, "EMAILS_PER_USER_PER_DAY": 1}
     counts = reminders.reminders_send()
     assert (counts.sent, counts.capped) == (1, 1)

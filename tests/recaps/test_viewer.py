@@ -25,7 +25,7 @@ from recaps.engines.safety import SUPPORT_LINE
 from recaps.models import MomentSchedule, NextStepStatus, Recap, RecapAccess, SessionNote
 from recaps.services import client_settings_save, next_step_toggle, session_note_save
 from tests.factories import PASSWORD
-from tests.recaps.recap_fixtures import make_recap
+from tests.recaps.recap_fixtures import appointment_soon, make_recap
 
 pytestmark = pytest.mark.django_db
 
@@ -149,13 +149,7 @@ def test_patterns_chart_and_recurring_list(client, user):
 
 def test_other_user_gets_404_on_every_owned_url(client, user, other_user):
     recap = make_recap(user=user)
-    client_settings_save(
-        user=user,
-        next_appointment=timezone.now() + timedelta(hours=2),
-        weekly_weekday=None,
-        weekly_time=None,
-        brief_hours_before=24,
-    )
+    appointment_soon(user, hours=2)
     login(client, other_user)
     for method, url in owner_urls(recap):
         assert getattr(client, method)(url).status_code == 404, (method, url)

@@ -17,8 +17,8 @@ from capture.models import CaptureSession, LinkedDevice, PairingRequest
 from capture.pairing import services as pairing_services
 from capture.pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from recaps.models import MomentSchedule, Recap
-from recaps.services import client_settings_save, next_step_toggle, session_note_save
-from tests.recaps.recap_fixtures import make_recap
+from recaps.services import next_step_toggle, session_note_save
+from tests.recaps.recap_fixtures import appointment_soon, make_recap
 
 LAPTOP_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36"
@@ -66,13 +66,7 @@ def owned_world(user, *, tag: str) -> Owned:
     schedule = MomentSchedule.objects.filter(recap=recap).order_by("id").first()
     session_note_save(recap=recap, user=user, text=f"session note {marker}")
     next_step_toggle(recap=recap, index=0)
-    client_settings_save(
-        user=user,
-        next_appointment=timezone.now() + timedelta(hours=3),
-        weekly_weekday=None,
-        weekly_time=None,
-        brief_hours_before=24,
-    )
+    appointment_soon(user)
     # A laptop linked through the real handoff: its (now used) token and request are this person's too.
     binding = pairing_services.binding_secret_new()
     created = pairing_services.pairing_request_create(binding_secret=binding, user_agent=LAPTOP_UA, ip=None)

@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 REDIS_PORT ?= 6390
+# Daphne processes behind HAProxy on PORT (scripts/web.sh, scripts/proxy.sh); 1 = Daphne alone on PORT.
+# The default is what bench/ingest.py measured better on a 2-core box (bench/README.md "Ingest").
+WEB_PROCESSES ?= 1
 export DJANGO_SETTINGS_MODULE ?= undertone_web.settings.base
 
 .PHONY: run test js-test venv deps system-run system-test secrets migrate lint format migrations-check redis-test bench clean
@@ -23,10 +26,10 @@ venv: $(VENV)/.deps
 
 # apt-get only when a tool is missing; as non-root we say what to install instead of failing obscurely.
 system-run:
-	@bash scripts/apt-ensure.sh redis-server:redis-server
+	@bash scripts/apt-ensure.sh redis-server:redis-server haproxy:haproxy
 
 system-test:
-	@bash scripts/apt-ensure.sh redis-server:redis-server chromium:chromium espeak-ng:espeak-ng sox:sox fonts-dejavu-core:/usr/share/fonts/truetype/dejavu nodejs:node
+	@bash scripts/apt-ensure.sh redis-server:redis-server haproxy:haproxy chromium:chromium espeak-ng:espeak-ng sox:sox fonts-dejavu-core:/usr/share/fonts/truetype/dejavu nodejs:node
 
 secrets:
 	@bash scripts/make-secrets.sh
@@ -43,9 +46,9 @@ run: system-run venv secrets migrate
 	@llm=$$([ -n "$$RECAP_LLM_URL" ] && echo llm); \
 	if [ -z "$$REDIS_URL" ]; then \
 	  REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 WEB_PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) \
-	    $(BIN)/honcho start -f Procfile redis web worker $$llm; \
+	    WEB_PROCESSES=$(WEB_PROCESSES) $(BIN)/honcho start -f Procfile redis web proxy worker $$llm; \
 	else \
-	  WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile web worker $$llm; \
+	  WEB_PORT=$(PORT) WEB_PROCESSES=$(WEB_PROCESSES) $(BIN)/honcho start -f Procfile web proxy worker $$llm; \
 	fi
 
 lint: venv

@@ -166,6 +166,7 @@ class Stack:
         base_dir: Path | None = None,
         private_dirs: bool = False,
         worker_beat: bool = False,
+        web_processes: int = 1,
     ):
         """`django_in_process=False`: leave this process's Django alone (a pytest run that already has
         its own settings); `migrate=False`: the database in `env["DATABASE_URL"]` is migrated already;
@@ -173,7 +174,9 @@ class Stack:
         (`self.tmp_dir`) and MEDIA_ROOT (`self.media_dir`) inside the stack dir, so the temp and media
         files they write are exactly theirs (bench/privacy_audit.py scans them); this process keeps its
         own TMPDIR. `worker_beat`: the worker embeds beat (`-B`), as the Procfile runs it, with its
-        schedule file in the stack dir."""
+        schedule file in the stack dir. `web_processes` > 1: that many Daphne processes (services
+        daphne1..N) behind HAProxy (service haproxy, scripts/haproxy-config.sh) on `web_port`, as
+        `make run WEB_PROCESSES=N` runs them."""
         from cryptography.fernet import Fernet
 
         self.dir = Path(tempfile.mkdtemp(prefix="undertone-bench-", dir=base_dir))
@@ -186,6 +189,8 @@ class Stack:
         self.worker_queues = worker_queues  # e.g. "celery,llm": also the language model's queue
         self.redis_port = free_port()
         self.web_port = free_port()
+        self.web_processes = web_processes
+        self.backend_ports = [free_port() for _ in range(web_processes)] if web_processes > 1 else []
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.env = {
             "DJANGO_SETTINGS_MODULE": "undertone_web.settings.base",
@@ -196,6 +201,7 @@ class Stack:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_DIR": str(self.dir),
             "PYTHONUNBUFFERED": "1",
+            "WEB_PROCESSES": str(web_processes),  # the machine's socket cap is split among them
             **(env or {}),
         }
         self.services: dict[str, Service] = {}
@@ -247,7 +253,7 @@ class Stack:
             self._start_redis()
             if self.migrate:
                 self._migrate()
-            self._start_daphne()
+            self._start_web()
             self._start_worker()
         except BaseException:
             self.failed = True
@@ -319,9 +325,10 @@ class Stack:
             self.failed = True
             raise StackError(f"migrate failed:\n{log.read_text(errors='replace')[-3000:]}")
 
-    def _start_daphne(self) -> None:
+    def _start_daphne(self, name: str = "daphne", port: int | None = None) -> None:
+        port = port or self.web_port
         service = self._start(
-            "daphne",
+            name,
             [
                 sys.executable,
                 "-m",
@@ -329,14 +336,14 @@ class Stack:
                 "-b",
                 "127.0.0.1",
                 "-p",
-                str(self.web_port),
+                str(port),
                 "undertone_web.asgi:application",
             ],
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.web_port), timeout=0.5):
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return
             except OSError:
                 if not service.alive():
@@ -449,10 +456,13 @@ class Stack:
 
     def stop(self) -> None:
         # Worker first (its warm shutdown still talks to Redis), Redis last.
-        for name in ("worker", "daphne", "redis"):
+        web = ["haproxy", *self.web_names()] if self.web_processes > 1 else ["daphne"]
+        for name in ("worker", *web, "redis"):
             service = self.services.get(name)
             if service is not None:
                 service.stop()
+        if self.web_processes > 1:
+            (Path(tempfile.gettempdir()) / f"uw-haproxy-{self.web_port}.sock").unlink(missing_ok=True)
         if self.keep or self.failed:
             print(f"stack files kept in {self.dir}", file=sys.stderr)
         else:
@@ -469,3 +479,75 @@ class Stack:
         if exc_type is not None:
             self.failed = True
         self.stop()
+
+    # Several web processes (issue 18) -----------------------------------------------------------
+
+    def web_names(self) -> list[str]:
+        """The Daphne services: ["daphne"], or daphne1..N behind HAProxy."""
+        if self.web_processes == 1:
+            return ["daphne"]
+        return [f"daphne{i}" for i in range(1, self.web_processes + 1)]
+
+    def _start_web(self) -> None:
+        if self.web_processes == 1:
+            self._start_daphne()
+            return
+        for name, port in zip(self.web_names(), self.backend_ports, strict=True):
+            self._start_daphne(name, port)
+        self._start_haproxy()
+
+    def _start_haproxy(self) -> None:
+        config = self.dir / "haproxy.cfg"
+        # A Unix socket path is at most ~100 bytes, and a test's tmp_path is longer: a short one in /tmp.
+        self.haproxy_socket = Path(tempfile.gettempdir()) / f"uw-haproxy-{self.web_port}.sock"
+        self.haproxy_socket.unlink(missing_ok=True)
+        rendered = subprocess.run(
+            [
+                "bash",
+                "scripts/haproxy-config.sh",
+                str(self.web_port),
+                ",".join(map(str, self.backend_ports)),
+                str(self.haproxy_socket),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        config.write_text(rendered.stdout)
+        service = self._start("haproxy", ["haproxy", "-db", "-f", str(config)])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.haproxy_socket.exists():
+                try:
+                    with socket.create_connection(("127.0.0.1", self.web_port), timeout=0.5):
+                        return
+                except OSError:
+                    pass
+            if not service.alive():
+                self._fail("haproxy exited", service)
+            time.sleep(0.1)
+        self._fail("haproxy did not listen within 15 s", service)
+
+    def haproxy_sessions(self) -> dict[str, int]:
+        """Open connections per web process as HAProxy counts them (its stats socket, `scur`):
+        which process a socket opened through the proxy lives on."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(self.haproxy_socket))
+            s.sendall(b"show stat\n")
+            raw = b""
+            while chunk := s.recv(65536):
+                raw += chunk
+        lines = raw.decode().splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+        names = {f"web{i}": name for i, name in enumerate(self.web_names(), start=1)}
+        return {names[r["svname"]]: int(r["scur"] or 0) for r in rows if r.get("svname") in names}
+
+    def kill_web(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """A crash of one web process behind the proxy; the others (and the proxy) stay."""
+        self.services[name].kill(sig)
+
+    def start_web(self, name: str) -> None:
+        """Start a (new) web process behind the proxy, e.g. after kill_web(), on its own port again."""
+        self._start_daphne(name, self.backend_ports[self.web_names().index(name)])

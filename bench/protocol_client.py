@@ -16,6 +16,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from capture.protocol import FRAME_BYTES, FRAME_SECONDS, encode_frame
 
 FATAL_CODES = {4401, 4403, 4404, 4409, 4412, 4413}
+# The web tier is busy (docs/protocol.md "Busy"): before the first welcome, the session never started and
+# the page says so (refused_at_door); after one, the recording goes on and the client reconnects later.
+BUSY = 4503
 # Reconnect after 0.3 s, doubling to at most 2 s, and back to 0.3 s after every welcome: so the client
 # is back within ~2 s of the server or the network returning, however long the outage was.
 BACKOFF_MIN_S = 0.3
@@ -51,6 +54,8 @@ class StreamResult:
     close_codes: list[int | None] = field(default_factory=list)  # every close (None: no close frame)
     stop_sent_at: float | None = None
     done_at: float | None = None
+    refused_at_door: bool = False  # closed with 4503 before any welcome: the session never started
+    closed_while_recording: list[int | None] = field(default_factory=list)  # closes after a welcome
 
 
 class CaptureStreamer:
@@ -183,6 +188,8 @@ class CaptureStreamer:
             except ConnectionClosed as exc:
                 self.result.closed_code = exc.rcvd.code if exc.rcvd else None
                 self.result.close_codes.append(self.result.closed_code)
+                if self.result.welcomed_at:
+                    self.result.closed_while_recording.append(self.result.closed_code)
             # OSError: refused or timed out (TimeoutError is one); InvalidHandshake: the server or the
             # network went away during the opening handshake, or a starting server refused it.
             except (OSError, InvalidHandshake):
@@ -194,6 +201,9 @@ class CaptureStreamer:
                     self._sender_task.cancel()
                     self._sender_task = None
             if self.result.recap_url or self.result.closed_code in FATAL_CODES:
+                return self.result
+            if self.result.closed_code == BUSY and not self.result.welcomed_at:
+                self.result.refused_at_door = True
                 return self.result
             if self._welcomed:  # that connection worked: a new outage starts from the short wait
                 backoff = BACKOFF_MIN_S

@@ -27,6 +27,7 @@ CLOSE_TOO_LONG = 4413
 CLOSE_RATE = 4429
 CLOSE_TOO_BIG = 4009  # a frame over CAPTURE["MAX_FRAME_BYTES"] (4000 + the standard 1009)
 CLOSE_RESEND = 4500  # server lost queued audio (Redis restart): reconnect and resend
+CLOSE_BUSY = 4503  # a new session refused at the door: the web tier is past what it can serve
 
 
 class FrameError(ValueError):

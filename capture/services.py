@@ -615,11 +615,6 @@ def capture_socket_canary_put(*, channel_name: str) -> None:
     audio_store.client().set(_socket_canary_key(channel_name), b"1", ex=SOCKET_CANARY_TTL_S)
 
 
-def capture_socket_canary_alive(*, channel_name: str) -> bool:
-    """True while the socket's key is still in Redis; refreshes its TTL in the same command."""
-    return bool(audio_store.client().expire(_socket_canary_key(channel_name), SOCKET_CANARY_TTL_S))
-
-
 # The socket that writes a session's audio right now. A newer socket waits (briefly) for the older one
 # to queue what it acked and let go, so its `next` continues after that audio instead of writing over
 # it: a second tab takes over without losing the first tab's last seconds.
@@ -656,10 +651,24 @@ return 0
 """
 
 
-def capture_writer_refresh(*, session_id, channel_name: str) -> None:
-    audio_store.client().eval(
-        _REFRESH_IF_MINE, 1, _writer_key(session_id), channel_name.encode(), WRITER_TTL_S
-    )
+def capture_sockets_keep_alive(entries: list[tuple[str, object]]) -> list[bool]:
+    """For each open socket, (channel name, session whose writer claim it refreshes, or None): is its
+    key still in Redis (its TTL refreshed)? A session's writer claim is refreshed only while that socket
+    holds it. One round trip for every socket of a process (capture/socket_guard.py)."""
+    client = audio_store.client()
+    refresh = client.register_script(_REFRESH_IF_MINE)
+    pipe = client.pipeline(transaction=False)
+    for channel_name, session_id in entries:
+        pipe.expire(_socket_canary_key(channel_name), SOCKET_CANARY_TTL_S)
+        if session_id is not None:
+            refresh(keys=[_writer_key(session_id)], args=[channel_name.encode(), WRITER_TTL_S], client=pipe)
+    results = iter(pipe.execute())
+    alive = []
+    for _channel_name, session_id in entries:
+        alive.append(bool(next(results)))
+        if session_id is not None:
+            next(results)
+    return alive
 
 
 # The browser's encrypted backlog (static/capture/backlog-store.js): one random AES-256 key per session.

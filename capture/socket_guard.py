@@ -51,10 +51,10 @@ class GuardedSocket(AsyncWebsocketConsumer):
     #   consumer's channel receive, which can hang for good on the broken connection: an open socket
     #   that never answers (bench/faults.py redis_restart found it). So close first, then raise.
     # - channels_redis reconnects without a word: the socket's group is gone, so commits and "done"
-    #   never reach it. A key this socket put in Redis at connect is gone too: checked every few seconds.
+    #   never reach it. A key this socket put in Redis at connect is gone too: checked every few seconds
+    #   for every socket of the process at once (_Keeper).
 
     REDIS_CHECK_S = 3.0
-    redis_watch = None
 
     @contextlib.asynccontextmanager
     async def _close_on_redis_trouble(self):
@@ -70,31 +70,63 @@ class GuardedSocket(AsyncWebsocketConsumer):
             await super().websocket_connect(message)
             if self.session_id is not None:
                 await asyncio.to_thread(services.capture_socket_canary_put, channel_name=self.channel_name)
-                self.redis_watch = asyncio.ensure_future(self._watch_redis())
+                KEEPER.add(self)
 
     async def websocket_receive(self, message):
         async with self._close_on_redis_trouble():
             await super().websocket_receive(message)
 
     async def websocket_disconnect(self, message):
-        if self.redis_watch is not None:
-            self.redis_watch.cancel()
+        KEEPER.discard(self)
         await super().websocket_disconnect(message)
 
-    async def _watch_redis(self):
-        while True:
-            await asyncio.sleep(self.REDIS_CHECK_S)
-            try:
-                alive = await asyncio.to_thread(
-                    services.capture_socket_canary_alive, channel_name=self.channel_name
-                )
-            except (RedisError, OSError):
-                alive = False
-            if not alive:
-                log.warning("session %s: Redis lost this socket's key (restarted?), closing", self.session_id)
-                await self.close(code=protocol.CLOSE_RESEND)
-                return
-            await self.redis_tick()
+    async def redis_lost(self):
+        log.warning("session %s: Redis lost this socket's key (restarted?), closing", self.session_id)
+        await self.close(code=protocol.CLOSE_RESEND)
 
-    async def redis_tick(self):
-        """Called every REDIS_CHECK_S while Redis answers: keep-alives of the subclass's own keys."""
+    def writer_claim(self):
+        """The session whose writer claim this socket refreshes with its key, or None (the subclass's)."""
+        return None
+
+
+class _Keeper:
+    """Every socket's Redis check, for the whole process: every REDIS_CHECK_S, ONE thread hop and ONE
+    pipeline check every socket's key and refresh the writer claims. It used to be a task and two
+    thread hops per socket (~130 a second at 200 sockets): the pool threads fought the event loop for
+    the GIL while it was acking frames (py-spy, bench/ingest.py; bench/README.md)."""
+
+    def __init__(self) -> None:
+        self.sockets: set[GuardedSocket] = set()
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, socket: GuardedSocket) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._task is None or self._task.done():
+            self._loop = loop  # tests run several loops in one process; Daphne runs one
+            self.sockets = set()
+            self._task = loop.create_task(self._run())
+        self.sockets.add(socket)
+
+    def discard(self, socket: GuardedSocket) -> None:
+        self.sockets.discard(socket)
+
+    async def _run(self) -> None:
+        while True:
+            interval = min((s.REDIS_CHECK_S for s in self.sockets), default=GuardedSocket.REDIS_CHECK_S)
+            await asyncio.sleep(interval)
+            sockets = [s for s in self.sockets if not s.closing]
+            if not sockets:
+                continue
+            entries = [(s.channel_name, s.writer_claim()) for s in sockets]
+            try:
+                alive = await asyncio.to_thread(services.capture_sockets_keep_alive, entries)
+            except (RedisError, OSError):
+                alive = [False] * len(sockets)
+            for socket, ok in zip(sockets, alive, strict=True):
+                if not ok and socket in self.sockets:
+                    self.sockets.discard(socket)
+                    await socket.redis_lost()
+
+
+KEEPER = _Keeper()

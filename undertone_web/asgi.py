@@ -3,6 +3,7 @@
 AllowedHostsOriginValidator refuses sockets whose Origin is not in ALLOWED_HOSTS (cross-site WebSocket
 hijacking), and AuthMiddlewareStack puts the Django session's user on the socket's scope."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,3 +23,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything loaded so far (Django, the app, numpy, webrtcvad...) lives as long as the process: keep it
+# out of the collector's full passes, which otherwise walk all of it and stall the event loop for every
+# socket at once (bench/README.md "Ingest": py-spy and gc timings).
+gc.collect()
+gc.freeze()

@@ -42,10 +42,16 @@ const FATAL = {
   4413: "This session reached the 3-hour limit, so recording has stopped.",
 };
 
-const STATUS_OF = { connecting: 1, connected: 1, reconnecting: 1, "catching-up": 1, closed: 1, elsewhere: 1 };
+const STATUS_OF = { connecting: 1, connected: 1, reconnecting: 1, "catching-up": 1, closed: 1, elsewhere: 1, busy: 1 };
 // Another socket of this session took over (docs/protocol.md): reconnecting
 // by ourselves would take it back, and the two tabs would loop for ever.
 const TAKEN_OVER = 4408;
+// The web tier is busy (docs/protocol.md "Busy"). Before this page's first
+// welcome the session has not started: nothing was sent, so the page stops
+// its microphone and offers to try again. After one, the recording goes on
+// (the server never closes a recording for load) and we reconnect as usual.
+const BUSY = 4503;
+export const BUSY_MESSAGE = "Undertone is busy, please try again in a minute.";
 
 /** The 8-byte header `<BBHI` (version 1, channel, flags 0, seq) + payload. */
 export function packFrame(ch, seq, payload) {
@@ -73,6 +79,7 @@ export function packFrame(ch, seq, payload) {
  *   polishing {step, steps}   the language model is on model call step of steps
  *   polished {}   the language model's final recap replaced the first one (or could not)
  *   fatal {code, message}
+ *   busy {message}   refused at the door (4503 before any welcome); start() again from a click retries
  *   status {status}   the server's session status ("ending" = stopped elsewhere)
  *   notice {message}   something changed that the person should know
  */
@@ -430,7 +437,24 @@ export class CaptureClient extends EventTarget {
     if (this.finished) return;
     if (FATAL[code]) return this.fail(code);
     if (code === TAKEN_OVER && !this.stopping) return this.letGo();
+    if (code === BUSY && !this.everWelcomed && !this.stopping) return this.turnedAway();
     this.scheduleReconnect();
+  }
+
+  // Refused at the door: the server has none of this page's audio, and the
+  // frames made while the socket opened were never numbered or sent. Let go
+  // of the microphone and wait for the person's "Try again" (start() again).
+  turnedAway() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    if (this.audio) this.audio.close();
+    this.audio = null;
+    this.prelude = [[], []];
+    this.attempt = 0;
+    this.setConnection("busy");
+    this.emit("busy", { message: BUSY_MESSAGE });
   }
 
   // The other tab records from now on; this one stops its microphone (two

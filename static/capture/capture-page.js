@@ -150,6 +150,7 @@ $("finish-form")?.addEventListener("submit", (event) => {
 
 $("start").addEventListener("click", async () => {
   $("start").disabled = true;
+  show("busy", false);
   showError("");
   // Start always wins over a voice check still recording: it lets go of the microphone first.
   voiceCheck?.cancel();
@@ -329,6 +330,19 @@ if ($("reshare-tab")) {
   $("reshare-tab").addEventListener("click", () => fixChannel($("reshare-tab"), () => client.shareTabAgain()));
 }
 $("use-mic").addEventListener("click", () => fixChannel($("use-mic"), () => client.useMicrophone($("mic-picker").value)));
+
+// ---- the web tier is busy: refused at the door, before recording started ----
+
+client.addEventListener("busy", () => {
+  releaseWake();
+  setPhase("setup");
+  show("busy", true);
+  $("start").disabled = false;
+  $("busy-retry").focus();
+});
+
+// The same start as the Start button, from this click (the tab picker needs the gesture).
+$("busy-retry").addEventListener("click", () => $("start").click());
 
 // ---- the same session opened in another tab ----
 

@@ -307,9 +307,11 @@ def test_a_writer_claim_is_released_and_refreshed_only_by_its_holder(consented_s
     services.capture_writer_release(session_id=sid, channel_name="older")  # a late close of the older
     assert services.capture_writer_holder(session_id=sid) == "newer"
     redis_client.expire(f"uw:writer:{sid}", 5)
-    services.capture_writer_refresh(session_id=sid, channel_name="older")
+    services.capture_sockets_keep_alive([("older", sid)])
     assert redis_client.ttl(f"uw:writer:{sid}") <= 5
-    services.capture_writer_refresh(session_id=sid, channel_name="newer")
+    services.capture_socket_canary_put(channel_name="newer")
+    # One round trip for every socket: each one's key still there or not, its claim refreshed if it holds it.
+    assert services.capture_sockets_keep_alive([("newer", sid), ("gone", None)]) == [True, False]
     assert redis_client.ttl(f"uw:writer:{sid}") > 5
     services.capture_writer_release(session_id=sid, channel_name="newer")
     assert services.capture_writer_holder(session_id=sid) is None

@@ -330,3 +330,52 @@ test("done with polishing keeps the socket open for 'polished', then closes it",
   await sleep(700);
   assert.equal(sockets.length, 1, "no reconnect after either");
 });
+
+test("4503 before any welcome (busy at the door): no reconnect, the microphone let go, start() again retries", async (t) => {
+  const { c, events, sockets } = newClient(t, [0]);
+  c.addEventListener("busy", (e) => events.push({ type: "busy", ...e.detail }));
+  let closed = 0;
+  c.audio = { close: () => closed++, post: () => {} };
+  c.connect();
+  await sleep(5);
+  c.acceptFrame(0, frame(1)); // made while the socket opened: not numbered, never sent
+  sockets[0].serverCloses(4503);
+  await sleep(1200); // past the first two backoffs
+  assert.equal(sockets.length, 1, "a new session is not pushed at a busy server");
+  assert.equal(c.connection, "busy");
+  assert.equal(closed, 1, "the microphone is released");
+  assert.equal(c.audio, null);
+  assert.ok(events.some((e) => e.type === "busy" && e.message === "Undertone is busy, please try again in a minute."));
+  assert.equal(c.finished, false);
+  // "Try again" calls start() from the click; here the audio is the test's frames.
+  c.start = async function () {
+    if (this.audio || this.ws || this.finished) throw new Error("not startable");
+    this.connect();
+  };
+  await c.start();
+  await sleep(5);
+  assert.equal(sockets.length, 2);
+  c.acceptFrame(0, frame(2));
+  sockets[1].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 0 } });
+  await sleep(5);
+  assert.deepEqual(sockets[1].frames().map((f) => [f.seq, f.first]), [[0, 2]], "only the retried recording's audio, from seq 0");
+});
+
+test("4503 after a welcome: the recording goes on and the client reconnects, keeping every frame", async (t) => {
+  const { c, events, sockets } = newClient(t, [0]);
+  c.addEventListener("busy", (e) => events.push({ type: "busy", ...e.detail }));
+  c.connect();
+  await sleep(5);
+  sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 0 } });
+  for (let i = 0; i < 3; i++) c.acceptFrame(0, frame(i));
+  await sleep(5);
+  sockets[0].serverCloses(4503);
+  c.acceptFrame(0, frame(3));
+  await sleep(700);
+  assert.equal(sockets.length, 2, "reconnected");
+  assert.ok(!events.some((e) => e.type === "busy"));
+  sockets[1].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 1 } });
+  await sleep(300);
+  assert.deepEqual(sockets[1].frames().map((f) => f.seq), [1, 2, 3], "resent from the server's next");
+  assert.equal(c.frames[0].size, 4, "kept until committed");
+});

@@ -57,7 +57,10 @@ VOICE = {0: "en-us", 1: "en-gb"}
 
 # Every stack that runs these: the requeue job (capture.tasks.requeue_stuck_windows) re-enqueues windows
 # queued longer than this, instead of 120 s, so worker_sigkill can show it within a test.
-STACK_ENV = {"CAPTURE_REQUEUE_AFTER_S": "5"}
+# Batches of up to 4 windows (a GPU worker's setting; 1 on a CPU), so that pool_sigkill_mid_batch has a
+# batch to kill; a dead batch's claims lapse after 4 s here (15 s by default), so its windows are redone
+# sooner.
+STACK_ENV = {"CAPTURE_REQUEUE_AFTER_S": "5", "TRANSCRIBE_CLAIM_TTL_S": "4", "TRANSCRIBE_BATCH_SIZE": "4"}
 WORKER_LOGLEVEL = "INFO"  # pool_sigkill and worker_sigkill watch for "Task ... received"
 
 
@@ -709,6 +712,64 @@ def pool_sigkill(env: Env) -> dict:
     return outcome
 
 
+def pool_sigkill_mid_batch(env: Env) -> dict:
+    """Three sessions' windows are queued at once (the worker stopped meanwhile), so one task claims
+    them into one batched model call; the pool process is SIGKILLed inside it. The killed task's
+    message is requeued at once; the others' messages find the windows claimed and come back when the
+    dead batch's claims lapse. Every window of the batch is stored exactly once, in every session."""
+    import os
+
+    from capture.models import CaptureWindow
+
+    streams = []
+    worker = env.stack.services["worker"]
+    offset = worker.log_path.stat().st_size
+    env.stack.pause_worker()
+    try:
+        for _ in range(3):
+            tracks = {0: _long_window_track(env)}
+            session = new_session(env)
+            bg = BackgroundStream(env, ws_url=env.stack.ws_url(session.id), tracks=tracks, speed=4.0)
+            streams.append((session, tracks, bg))
+        wait_until(
+            lambda: all(
+                CaptureWindow.objects.filter(session=s, speech_s__gt=0, status="queued").exists()
+                for s, _t, _bg in streams
+            ),
+            timeout=120,
+            what="a speech window queued in each session",
+            env=env,
+            bg=streams[0][2],
+        )
+    finally:
+        env.stack.resume_worker()
+    claims = env.stack.redis_client()
+    wait_until(
+        lambda: len(claims.keys("uw:asr:claim:*")) >= 3,
+        timeout=60,
+        what="one task to claim the three windows",
+        env=env,
+        bg=streams[0][2],
+    )
+    time.sleep(0.3)  # into the batched model call: three 20 s windows take seconds here
+    claimed = len(claims.keys("uw:asr:claim:*"))
+    queued = CaptureWindow.objects.filter(speech_s__gt=0, status="queued").count()
+    children = _children(worker.pid)
+    check(children, "the prefork worker has no pool process", env, streams[0][2])
+    os.kill(children[0], signal.SIGKILL)
+    env.say(f"  pool process killed with {claimed} windows claimed, {queued} speech windows queued")
+    check(queued >= 3, "the kill did not land mid-batch (the windows were done already)", env, streams[0][2])
+    outcomes = [finish(env, bg, session, tracks, times=2) for session, tracks, bg in streams]
+    log = _log_since(worker.log_path, offset)
+    check(
+        "signal 9" in log or "SIGKILL" in log or "WorkerLostError" in log,
+        "no worker-lost in the log",
+        env,
+        streams[0][2],
+    )
+    return {"claimed_at_kill": claimed, "sessions": outcomes}
+
+
 SCENARIOS = {
     "net_drop_30s": net_drop_30s,
     "worker_sigkill": worker_sigkill,
@@ -716,4 +777,45 @@ SCENARIOS = {
     "daphne_restart": daphne_restart,
     "socket_drop": socket_drop,
     "pool_sigkill": pool_sigkill,
+    "pool_sigkill_mid_batch": pool_sigkill_mid_batch,
 }
+
+
+# Several web processes (issue 18): not in SCENARIOS, since it needs a stack with two Daphne behind HAProxy
+# (Stack(web_processes=2)); tests/capture/test_faults.py runs it on one.
+
+
+def daphne_killed_behind_proxy(env: Env) -> dict:
+    """Two Daphne behind HAProxy; the one holding the session's socket is SIGKILLed mid-sentence on both
+    channels and NOT restarted. The client reconnects through the proxy (the same address), which sends
+    it to the surviving process; what died acked but unqueued in the killed one is resent from its copy,
+    and the session ends exactly as with one process: every seq once, one recap."""
+    ch0 = _client_track(env, [(0.5, 0), (6.5, 1), (16.0, 3)], tail_s=4.0)
+    ch1 = Track()
+    text, marker = THERAPIST[0]
+    ch1.pause_until(3.0).say(text, marker, voice=VOICE[1], tmp_dir=env.tmp_dir)
+    ch1.pause_until(ch0.seconds())
+    tracks = {0: ch0, 1: ch1}
+    kill_at = 8.5  # ch 0 mid-sentence: its window is still open in the process that dies
+    session = new_session(env)
+    bg = BackgroundStream(env, ws_url=env.stack.ws_url(session.id), tracks=tracks, speed=2.0)
+    wait_until(
+        lambda: bg.generated() >= _seconds_to_frames(kill_at), timeout=60, what="the kill", env=env, bg=bg
+    )
+    (victim,) = [name for name, n in env.stack.haproxy_sessions().items() if n]
+    acked = {ch: max(bg.result.acked.get(ch, {-1}), default=-1) for ch in tracks}
+    env.stack.kill_web(victim)
+    env.say(f"  {victim} killed at {kill_at} s of audio (acked up to {acked}); not restarted")
+    wait_until(lambda: len(bg.result.welcomed_at) > 1, timeout=30, what="the reconnect", env=env, bg=bg)
+    survivors = {name: n for name, n in env.stack.haproxy_sessions().items() if name != victim}
+    check(any(survivors.values()), f"the socket is not on a surviving process: {survivors}", env, bg)
+    outcome = finish(env, bg, session, tracks)
+    result = bg.result
+    check(result.resent_after_ack > 0, "no acked frame was resent", env, bg)
+    check(
+        result.resume_points[1][0] <= ch0.spans[1][0] <= acked[0],
+        f"the server did not ask for the open sentence again: {result.resume_points}, acked {acked}",
+        env,
+        bg,
+    )
+    return {**outcome, "killed": victim, "acked_at_kill": acked, "reconnects": result.reconnects}

@@ -35,6 +35,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -75,11 +76,14 @@ def run_n(*, stack, user, cookie, pool, n: int, duration: float, seed: int) -> d
     content_last = int(duration / 0.2) - 1  # last frame of the conversation (the tail excluded)
 
     fleet = Fleet(stack=stack, cookie=cookie, sessions=sessions)
+    log_offset = stack.services["worker"].log_path.stat().st_size
     with Sampler(stack) as sampler:
         fleet.start()
+        machine0 = _machine_jiffies()
         wait_for(
             fleet.all_recorded, timeout=duration + TAIL_S + 120, what="recording", stack=stack, fleet=fleet
         )
+        machine1 = _machine_jiffies()
         t_audio_end = max(s.streamer.first_sent.get((0, content_last), 0) for s in sessions)
 
         def drained():
@@ -145,6 +149,7 @@ def run_n(*, stack, user, cookie, pool, n: int, duration: float, seed: int) -> d
         and q_last <= BOUND_MAX_S
     )
     stop_to_recap = [s.streamer.result.done_at - s.streamer.result.stop_sent_at for s in sessions]
+    batches = _batches(stack.services["worker"].log_path, log_offset)
     t_from = fleet.t0 + 5
     return {
         "sessions": n,
@@ -152,21 +157,56 @@ def run_n(*, stack, user, cookie, pool, n: int, duration: float, seed: int) -> d
         "lag_p50_s": round(percentile(lags, 50), 2),
         "lag_p95_s": round(percentile(lags, 95), 2),
         "lag_max_s": round(max(lags), 2),
+        # The last frame of each speech window: closing pause + queue + transcription (+ batch wait).
+        "queue_lag_p50_s": round(percentile([lag for third in by_third.values() for lag in third], 50), 2),
         "queue_lag_p95_first_s": round(q_first, 2),
         "queue_lag_p95_mid_s": round(percentile(by_third[1], 95), 2),
         "queue_lag_p95_last_s": round(q_last, 2),
         "drain_s": round(drain_s, 2),
         "worker_cpu": round(sampler.cpu_share("worker", t_from, t_audio_end), 3),
         "daphne_cpu": round(sampler.cpu_share("daphne", t_from, t_audio_end), 3),
+        # Everything on the machine while recording (the stack, these clients, anything else): how
+        # quiet the run was is this minus the stack's and the clients' share.
+        "machine_cpu": round(1 - (machine1[1] - machine0[1]) / max(1, machine1[0] - machine0[0]), 3),
         "worker_rss_mb": round(sampler.rss_max("worker")),
         "stop_to_recap_p50_s": round(percentile(stop_to_recap, 50), 2),
         "stop_to_recap_max_s": round(max(stop_to_recap), 2),
         "windows": len(timing),
         "window_speech_s": round(sum(t[2] for t in timing) / max(1, len(timing)), 1),
         "service_p50_s": round(percentile(service, 50), 2),
+        # From the worker's per-batch log lines (capture/batching.py): windows per model call, and
+        # CPU seconds per window in the model and outside it (claims, database, Redis, encryption).
+        "windows_per_call": round(batches["windows"] / max(1, batches["calls"]), 2),
+        "model_cpu_per_window_s": round(batches["asr"] / max(1, batches["windows"]), 3),
+        "other_cpu_per_window_s": round(batches["other"] / max(1, batches["windows"]), 3),
         "reconnects": sum(s.streamer.result.reconnects for s in sessions),
         "bounded": bool(bounded),
     }
+
+
+BATCH_LINE = re.compile(
+    r"batch of (\d+) window\(s\): [\d.]+ s of speech; cpu asr ([\d.]+) s, speakers ([\d.]+) s, "
+    r"other (-?[\d.]+) s"
+)
+
+
+def _batches(log_path: Path, offset: int) -> dict:
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+    totals = {"calls": 0, "windows": 0, "asr": 0.0, "other": 0.0}
+    for n, asr, _speakers, other in BATCH_LINE.findall(text):
+        totals["calls"] += 1
+        totals["windows"] += int(n)
+        totals["asr"] += float(asr)
+        totals["other"] += float(other)
+    return totals
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(all, idle + iowait) jiffies of every core since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]
 
 
 def warm_up(*, stack, user, cookie, pool, workers: int) -> None:
@@ -195,7 +235,13 @@ ROWS_PREFIX = "ROWS "
 
 def run_layout(args, *, workers: int, ns: list[int], cores: int) -> list[dict]:
     threads = args.threads or max(1, cores // workers)
-    stack = Stack(worker_concurrency=workers, env={"WHISPER_CPU_THREADS": str(threads)})
+    # INFO, as `make run` logs: the per-batch lines give the model's and the rest's CPU per window.
+    stack = Stack(
+        worker_concurrency=workers,
+        env={"WHISPER_CPU_THREADS": str(threads)},
+        worker_loglevel="INFO",
+        keep=args.keep,
+    )
     stack.setup_django()
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     pool = utterances()
@@ -223,6 +269,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of conversation per N")
     parser.add_argument("--all", action="store_true", help="keep going past the first unbounded N")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the stack's logs and database")
     parser.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
@@ -265,7 +312,9 @@ def main() -> None:
     header = (
         f"{'W':>2} {'thr':>3} {'N':>3} {'speech/s':>8} {'lag p50/p95/max s':>20} "
         f"{'queue p95 1st/mid/last s':>25} {'drain s':>7} {'worker cpu':>10} {'rss MB':>6} "
-        f"{'daphne':>6} {'stop->recap p50/max':>20} {'bounded':>7}"
+        f"{'daphne':>6} {'machine':>7} {'windows':>7} {'w/call':>6} {'cpu/w model+other':>17} "
+        f"{'qlag p50':>8} "
+        f"{'stop->recap p50/max':>20} {'bounded':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -277,7 +326,10 @@ def main() -> None:
                 f"{r['queue_lag_p95_first_s']:>8.1f} /{r['queue_lag_p95_mid_s']:>6.1f} "
                 f"/{r['queue_lag_p95_last_s']:>6.1f} "
                 f"{r['drain_s']:>7.1f} {r['worker_cpu'] * 100:>9.0f}% {r['worker_rss_mb']:>6} "
-                f"{r['daphne_cpu'] * 100:>5.0f}% {r['stop_to_recap_p50_s']:>9.2f} "
+                f"{r['daphne_cpu'] * 100:>5.0f}% {r['machine_cpu'] * 100:>6.0f}% {r['windows']:>7} "
+                f"{r['windows_per_call']:>6.2f} {r['model_cpu_per_window_s']:>8.3f}+"
+                f"{r['other_cpu_per_window_s']:<8.3f} "
+                f"{r['queue_lag_p50_s']:>8.1f} {r['stop_to_recap_p50_s']:>9.2f} "
                 f"/{r['stop_to_recap_max_s']:>6.2f} "
                 f"{'yes' if r['bounded'] else 'NO':>7}"
             )

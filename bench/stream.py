@@ -17,6 +17,9 @@ for the recap. Measured:
   condition_on_previous_text=False, vad_filter=False, language="en", int8, cpu_threads=2), after a
   warm-up call on 1 s of silence so model load is not counted. No hallucination filter (the stream
   path drops segments capture/transcription.py flags). cpu_ratio = cpu_stream_s / cpu_offline_s.
+- cpu_offline_words_s: the same offline call with word_timestamps=True, which the worker also uses
+  (word probabilities mark words the recap must not quote; in-person sessions split pieces at words):
+  the offline run that computes what the stream computes. cpu_ratio_words = stream / that.
 - commit lag: for each frame of the file, seconds from its send to the commit covering it (p50/p95/max,
   both channels pooled). It includes the VAD's packing delay, which is by design: a window closes
   after a ~2 s pause (or at 25 s), and silence is committed in 5 s silence windows.
@@ -217,7 +220,7 @@ def read_reference(value: str) -> str:
 # Offline ----------------------------------------------------------------------------------------
 
 
-def offline_transcribe(tracks: list[np.ndarray]) -> tuple[float, list[str]]:
+def offline_transcribe(tracks: list[np.ndarray], *, word_timestamps: bool = False) -> tuple[float, list[str]]:
     """CPU seconds (this process, all threads) and text of plain faster-whisper, per track."""
     from django.conf import settings
     from faster_whisper import WhisperModel
@@ -237,6 +240,7 @@ def offline_transcribe(tracks: list[np.ndarray]) -> tuple[float, list[str]]:
         "condition_on_previous_text": False,
         "temperature": 0.0,
         "vad_filter": False,
+        "word_timestamps": word_timestamps,
     }
     list(model.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), **options)[0])  # warm-up
     cpu, texts = 0.0, []
@@ -474,6 +478,7 @@ def main() -> None:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     # Offline first, before the stack runs, so nothing else of ours competes for the CPU.
     cpu_offline_s, offline_texts = offline_transcribe(tracks)
+    cpu_offline_words_s, _texts = offline_transcribe(tracks, word_timestamps=True)
 
     with stack:
         from django.conf import settings
@@ -525,6 +530,7 @@ def main() -> None:
     idle = {name: idle_rate[name] * run["wall_s"] for name in used}
     cpu_stream_s = sum(used[n] - idle[n] for n in counted)
     cpu_ratio = cpu_stream_s / cpu_offline_s if cpu_offline_s > 0 else float("nan")
+    cpu_ratio_words = cpu_stream_s / cpu_offline_words_s if cpu_offline_words_s > 0 else float("nan")
 
     wer_rows = []
     for ch, ref in enumerate(references):
@@ -544,6 +550,8 @@ def main() -> None:
         "cpu_stream_s": round(cpu_stream_s, 2),
         "cpu_offline_s": round(cpu_offline_s, 2),
         "cpu_ratio": round(cpu_ratio, 2),
+        "cpu_offline_words_s": round(cpu_offline_words_s, 2),
+        "cpu_ratio_words": round(cpu_ratio_words, 2),
         "lag_p50_s": round(percentile(lags, 50), 2),
         "lag_p95_s": round(percentile(lags, 95), 2),
         "lag_max_s": round(max(lags), 2) if lags else None,
@@ -570,6 +578,12 @@ def main() -> None:
         ("  redis (not counted)", f"{used['redis'] - idle['redis']:.2f}", f"raw {used['redis']:.2f}"),
         ("cpu_offline_s", f"{cpu_offline_s:.2f}", "plain faster-whisper, model load + warm-up excluded"),
         ("cpu_ratio", f"{cpu_ratio:.2f}", "stream / offline"),
+        (
+            "cpu_offline_words_s",
+            f"{cpu_offline_words_s:.2f}",
+            "the same with word_timestamps=True, as the worker decodes",
+        ),
+        ("cpu_ratio_words", f"{cpu_ratio_words:.2f}", "stream / offline with word timestamps"),
         (
             "commit lag p50/p95/max",
             f"{summary['lag_p50_s']:.2f} / {summary['lag_p95_s']:.2f} / {summary['lag_max_s']:.2f} s",

@@ -12,7 +12,7 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
-from . import protocol, services, stream
+from . import admission, protocol, services, stream
 from .models import CaptureSession
 from .pairing.middleware import CAPTURE_DEVICE_SESSION_KEY
 from .pairing.selectors import linked_device_active
@@ -31,9 +31,14 @@ class CaptureConsumer(GuardedSocket):
     superseded = False  # closed for a newer socket or a revoked device: leaves its memory alone
     group = None
     device_group = None
+    counted = False  # counted among this process's open sockets (admission.MONITOR)
 
     async def connect(self):
         await self.accept()  # first, so that a refusal carries a close code the browser can read
+        # Admission first: a newcomer turned away while the process is busy costs it no more database
+        # work than the sign-in check (bench/ingest.py: a burst of refused connects slowed the acks).
+        if not await self._admit():
+            return await self.close(code=protocol.CLOSE_BUSY)
         try:
             session = await self._session()
         except stream.DOMAIN_ERRORS as exc:
@@ -64,7 +69,34 @@ class CaptureConsumer(GuardedSocket):
         services.capture_session_assert_can_stream(session=session)
         return session
 
+    async def _admit(self) -> bool:
+        """New sessions are refused at the door while this process is past what it can serve; a
+        session that is already recording never is (docs/protocol.md, capture/admission.py)."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return True  # _session() closes it with 4401; it never counts
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        admission.MONITOR.ensure_running()
+        why = admission.MONITOR.refusal(admission.Limits.of(settings.WEB_ADMISSION))
+        # Counted before any await: a burst of connects must not all pass the check at once.
+        admission.MONITOR.sockets += 1
+        self.counted = True
+        if why is None:
+            await asyncio.to_thread(admission.session_admit, session_id=session_id)
+            return True
+        if await asyncio.to_thread(admission.session_marked, session_id=session_id):
+            return True
+        if await database_sync_to_async(admission.session_has_audio)(session_id=session_id, user=user):
+            return True
+        log.info("session %s: new session refused at the door, web process busy (%s)", session_id, why)
+        admission.MONITOR.sockets -= 1
+        self.counted = False
+        return False
+
     async def disconnect(self, code):
+        if self.counted:
+            admission.MONITOR.sockets -= 1
+            self.counted = False
         log.info("capture socket for session %s closed with %s", self.session_id, code)
         await self._keep_what_was_acked()
         await self._release_writer()
@@ -97,15 +129,10 @@ class CaptureConsumer(GuardedSocket):
         except (RedisError, OSError) as exc:  # the claim expires by itself
             log.warning("session %s: writer claim not released (%s)", self.session_id, type(exc).__name__)
 
-    async def redis_tick(self):
-        if self.rules is None or self.superseded:
-            return
-        try:
-            await asyncio.to_thread(
-                services.capture_writer_refresh, session_id=self.session_id, channel_name=self.channel_name
-            )
-        except (RedisError, OSError):
-            pass  # the canary check on the next tick closes the socket if Redis is gone
+    def writer_claim(self):
+        # Refreshed with the socket's own key, every few seconds (socket_guard._Keeper); only a socket
+        # that still holds it refreshes it (the Lua check), so a superseded one need not ask.
+        return None if self.rules is None or self.superseded else self.session_id
 
     async def _take_over(self):
         """Asks any older socket of this session to let go, and waits until it has queued what it
@@ -193,7 +220,10 @@ class CaptureConsumer(GuardedSocket):
     # Group events -------------------------------------------------------------------------------
 
     async def capture_commit(self, event):
-        await self._perform(self.rules.committed(event["commit"], windows_left=event["windows_left"]))
+        try:
+            await self._perform(self.rules.committed(event["commit"], windows_left=event["windows_left"]))
+        except stream.DOMAIN_ERRORS as exc:  # a held window released to a writer that was taken over
+            await self._refuse(exc)
 
     async def capture_done(self, event):
         url = reverse("recaps:detail", kwargs={"recap_id": event["recap_id"]})

@@ -127,7 +127,11 @@ class CaptureWindow(models.Model):
 
     class Meta:
         ordering = ["channel", "seq_first"]
-        indexes = [models.Index(fields=["session", "channel", "status"])]
+        indexes = [
+            models.Index(fields=["session", "channel", "status"]),
+            # A transcription task looks for the oldest queued windows of any session to batch.
+            models.Index(fields=["status", "created_at"], name="window_queue_age"),
+        ]
         # Two sockets racing for one session cannot queue the same audio twice.
         constraints = [
             models.UniqueConstraint(fields=["session", "channel", "seq_first"], name="window_once_per_seq")

@@ -9,11 +9,12 @@ is the one place where any domain error becomes an error frame or a close code.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from . import protocol
 from .exceptions import CaptureError, ConsentMissing, SessionFinished, StaleWriter
-from .vad import ChannelWindower, ClosedWindow
+from .vad import DEFAULT_HOLD_PAUSE_S, ChannelWindower, ClosedWindow
 
 # CaptureSession.Status values (capture/models.py), restated because this module imports no Django.
 RECORDING, PAUSED, ENDING, DONE = "recording", "paused", "ending", "done"
@@ -118,6 +119,8 @@ class Limits:
     max_frames: int  # per channel (services.capture_session_max_frames)
     self_mode: bool = False  # a "recap in your own voice": microphone only, stopped at max_frames
     self_minutes: int = 5  # the self-mode cap the browser is told about
+    # While an earlier window waits for its transcription, short windows stay open up to this pause.
+    hold_pause_s: float = DEFAULT_HOLD_PAUSE_S
 
     @classmethod
     def of(cls, capture: dict, *, max_frames: int, self_mode: bool) -> Limits:
@@ -129,6 +132,7 @@ class Limits:
             max_frames=max_frames,
             self_mode=self_mode,
             self_minutes=round(capture["MAX_SELF_S"] / 60),
+            hold_pause_s=capture["HOLD_PAUSE_S"],
         )
 
 
@@ -143,6 +147,10 @@ class Stream:
         self.buckets: dict[int, protocol.TokenBucket] = {}
         # Kept across hellos: the browser is told only when a channel's speech state changes.
         self.speech: dict[int, bool] = {}
+        # Speech windows this stream queued and has not yet seen committed: (channel, last seq).
+        # While any waits, a short window is held open for the next turn (capture/vad.py, hold).
+        self._waiting: deque[tuple[int, int]] = deque()
+        self._commit: dict[int, int] = {}
 
     def admit(self, size: int) -> None:
         # Control messages are a few dozen bytes and frames 6408: a huge message of either kind is
@@ -169,7 +177,12 @@ class Stream:
     def welcome(self, *, first_seq: dict[int, int], status: str, commit: dict, now: float) -> list[Output]:
         """Start over from where the server holds each channel up to (`first_seq`, from the database):
         frames still inside an old windower died with the old socket, so the browser resends them."""
-        self.windowers = {ch: ChannelWindower(channel=ch, first_seq=seq) for ch, seq in first_seq.items()}
+        self.windowers = {
+            ch: ChannelWindower(channel=ch, first_seq=seq, hold_pause_s=self.limits.hold_pause_s)
+            for ch, seq in first_seq.items()
+        }
+        for windower in self.windowers.values():
+            windower.hold = bool(self._waiting)
         self.buckets = {
             ch: protocol.TokenBucket(rate=self.limits.rate_x, burst=self.limits.burst_s, now=now)
             for ch in first_seq
@@ -199,13 +212,27 @@ class Stream:
         self._assert_recording()
         if frame.seq >= self.limits.max_frames:
             return self._over_the_limit()
-        closed = windower.push(seq=frame.seq, pcm=frame.pcm)
+        closed = self._hold()
+        pushed = windower.push(seq=frame.seq, pcm=frame.pcm)
+        self._waiting.extend((w.channel, w.seq_last) for w in pushed if not w.is_silence)
+        closed += pushed
         # Acked only once its window is queued: a window refused to a stale writer is never acked.
         outputs: list[Output] = [Queue(tuple(closed)), ack] if closed else [ack]
         if windower.speech_active != self.speech.get(frame.channel):
             self.speech[frame.channel] = windower.speech_active
             outputs.append(Send({"type": "speech", "ch": frame.channel, "active": windower.speech_active}))
         return outputs
+
+    def _hold(self) -> list[ClosedWindow]:
+        """Hold short windows open while one of ours still waits for its transcription; once none
+        waits, a window held past its usual pause closes at once (returned, to be queued)."""
+        while self._waiting and self._waiting[0][1] <= self._commit.get(self._waiting[0][0], -1):
+            self._waiting.popleft()
+        released = []
+        for windower in self.windowers.values():
+            released += windower.set_hold(bool(self._waiting))
+        self._waiting.extend((w.channel, w.seq_last) for w in released if not w.is_silence)
+        return released
 
     def _assert_recording(self) -> None:
         if self.status == PAUSED:
@@ -240,7 +267,13 @@ class Stream:
     # Events from the rest of the pipeline.
 
     def committed(self, commit: dict, *, windows_left: int) -> list[Output]:
-        outputs: list[Output] = [Send({"type": "commit", "commit": commit})]
+        for ch, seq in commit.items():
+            self._commit[int(ch)] = max(self._commit.get(int(ch), -1), int(seq))
+        # A window held for the next turn is queued now rather than at the next frame: the page may
+        # send none for a while (paused, or a client at the end of its audio).
+        released = self._hold() if self.status == RECORDING else []
+        outputs: list[Output] = [Queue(tuple(released))] if released else []
+        outputs.append(Send({"type": "commit", "commit": commit}))
         if self.status == ENDING:
             outputs.append(progress(windows_left))
         return outputs

@@ -31,6 +31,9 @@ SILENCE_WORDS = re.compile(
 # errs towards not quoting: a lost quote costs little, a wrong word in someone's own quote costs trust.
 UNSURE_WORD_PROBABILITY = 0.5
 
+SAMPLE_RATE = 16000
+FRAMES_PER_SECOND = 100  # faster-whisper's mel frames (10 ms hop): the unit of a segment's `seek`
+
 
 @dataclass(frozen=True)
 class Piece:
@@ -119,19 +122,63 @@ def unsure_spans(
     return tuple(spans)
 
 
+@lru_cache(maxsize=1)
+def get_pipeline():
+    from faster_whisper import BatchedInferencePipeline
+
+    return BatchedInferencePipeline(get_model())
+
+
 def transcribe_pcm(pcm: bytes) -> list[Piece]:
     """PCM16LE 16 kHz mono -> text pieces with times relative to the start of `pcm`."""
-    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    segments, _info = get_model().transcribe(
-        audio,
+    return transcribe_many([pcm])[0]
+
+
+def transcribe_many(pcms: list[bytes]) -> list[list[Piece]]:
+    """Several windows (PCM16LE 16 kHz mono, each at most 30 s) in one batched model call: their mel
+    windows go through the encoder and decoder together (faster-whisper's BatchedInferencePipeline),
+    and each window gets its own pieces, with times relative to its own start.
+
+    Each window is its own 30 s clip of the call (clip_timestamps), so its decode never sees another
+    window's audio or text: windows of different sessions share a matrix product, never a context.
+    The windows are laid end to end on whole-second boundaries, so a segment's `seek` (its clip's
+    start in 10 ms frames) names its window exactly. Raises if the model call fails; the caller
+    retries the windows one by one so that one bad window cannot fail the others."""
+    if not pcms:
+        return []
+    starts, parts, at = [], [], 0
+    for pcm in pcms:
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        starts.append(at)
+        parts.append(audio)
+        span = -(-len(audio) // SAMPLE_RATE) * SAMPLE_RATE  # whole seconds
+        if span > len(audio):
+            parts.append(np.zeros(span - len(audio), dtype=np.float32))
+        at += max(span, SAMPLE_RATE)
+        if not len(audio):
+            parts.append(np.zeros(SAMPLE_RATE, dtype=np.float32))
+    clips = [
+        {"start": start // SAMPLE_RATE, "end": (start + len(pcm) // 2) / SAMPLE_RATE}
+        for start, pcm in zip(starts, pcms, strict=True)
+    ]
+    spoken = [i for i, pcm in enumerate(pcms) if len(pcm) >= 2 * SAMPLE_RATE // 10]  # 0.1 s at least
+    out: list[list[Piece]] = [[] for _ in pcms]
+    if not spoken:
+        return out
+    segments, _info = get_pipeline().transcribe(
+        np.concatenate(parts),
+        clip_timestamps=[clips[i] for i in spoken],
+        batch_size=len(spoken),
         language="en",
         beam_size=settings.WHISPER_BEAM_SIZE,
-        # Windows are independent; carrying text over invites loops and repeated hallucinations.
-        condition_on_previous_text=False,
         # No temperature fallback: re-decoding a window up to 5 more times made one repetitive window
         # cost 6x (bench/window_cost.py); the hallucination filter below handles the bad decodes.
+        # (The batched pipeline never carries text from one window to the next.)
         temperature=0.0,
         vad_filter=False,  # webrtcvad already removed the silence
+        # Timestamp tokens split a window into sentence-like pieces, as one-by-one decoding did; the
+        # recap cites and orders lines by them.
+        without_timestamps=False,
         # For word probabilities (the `unsure` spans); the segment-level scores cannot single out a
         # word, and faster-whisper gives every piece of one decode the same ones. The alignment pass
         # is the price: with tiny.en int8 on one thread it cost 6-10% on top of the rest of the call's
@@ -139,8 +186,10 @@ def transcribe_pcm(pcm: bytes) -> list[Piece]:
         # within the 10% budget set for it.
         word_timestamps=True,
     )
-    pieces = []
+    by_seek = {clips[i]["start"] * FRAMES_PER_SECOND: i for i in spoken}
     for seg in segments:
+        index = by_seek[seg.seek]
+        offset = clips[index]["start"]
         text = seg.text.strip()
         if is_hallucination(
             text=text,
@@ -149,17 +198,18 @@ def transcribe_pcm(pcm: bytes) -> list[Piece]:
             compression_ratio=seg.compression_ratio,
         ):
             continue
-        pieces.append(
+        out[index].append(
             Piece(
-                start=float(seg.start),
-                end=float(seg.end),
+                start=round(float(seg.start) - offset, 3),
+                end=round(float(seg.end) - offset, 3),
                 text=text,
                 avg_logprob=float(seg.avg_logprob),
                 no_speech_prob=float(seg.no_speech_prob),
                 unsure=unsure_spans(text, ((w.word, float(w.probability)) for w in seg.words or ())),
                 words=tuple(
-                    (float(w.start), float(w.end), w.word, float(w.probability)) for w in seg.words or ()
+                    (float(w.start) - offset, float(w.end) - offset, w.word, float(w.probability))
+                    for w in seg.words or ()
                 ),
             )
         )
-    return pieces
+    return out

@@ -67,6 +67,18 @@ DEFAULT_PAUSE_CLOSE_S = 2.0
 # silence window, short enough that the browser's unacknowledged buffer and the commit lag stay
 # small during long listening stretches on one channel.
 DEFAULT_SILENCE_COMMIT_S = 5.0
+# Nagle's rule for windows: while an earlier window of the same socket still waits for its
+# transcription (the Stream sets `hold`), a short window reaching its pause is held open through a
+# pause of up to this long, so that the speaker's next turn joins it. Closing it would only queue it
+# behind the earlier one, and every model call pays a fixed 30 s encoder pass however little speech it
+# carries (bench/window_cost.py): fewer, fuller windows are what lets busy workers catch up. Workers
+# that keep up never trigger it: the earlier window is committed within a second or so, long before
+# the next window's pause. Why 8 s: on a call the silence on one channel between its speaker's turns
+# is the other person's turn plus two hand-over pauses, most often 3-10 s (bench/capacity.py).
+DEFAULT_HOLD_PAUSE_S = 8.0  # when turned on (settings.CAPTURE["HOLD_PAUSE_S"]; 0, the default, is off)
+# A window with this much audio closes at the usual pause even when held: the next turn would mostly
+# not fit under the 25 s cap, so holding it would only add lag.
+HOLD_FULL_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,7 @@ class ChannelWindower:
         max_window_s: float = 25.0,
         pause_close_s: float = DEFAULT_PAUSE_CLOSE_S,
         silence_commit_s: float = DEFAULT_SILENCE_COMMIT_S,
+        hold_pause_s: float = DEFAULT_HOLD_PAUSE_S,
     ) -> None:
         if first_seq < 0:
             raise ValueError("first_seq must be >= 0")
@@ -188,6 +201,11 @@ class ChannelWindower:
         self._keep_pause_subs = int(round(KEEP_PAUSE_S / SUB_S))
         self._cut_search_subs = int(round(CUT_SEARCH_S / SUB_S))
         self._silence_commit_frames = max(1, math.ceil(silence_commit_s / FRAME_S))
+        # Never shorter than the usual pause: holding only ever keeps a window open longer.
+        self._hold_pause_subs = max(self._pause_close_subs, int(round(hold_pause_s / SUB_S)))
+        self._hold_full_subs = int(round(HOLD_FULL_S / SUB_S))
+        # Set by the owner while an earlier window still waits for its transcription (DEFAULT_HOLD_PAUSE_S).
+        self.hold = False
 
         self._triggered = False
         self._ring: deque[bool] = deque(maxlen=RING_SUBS)
@@ -281,10 +299,31 @@ class ChannelWindower:
         self._gap_subs += 1
         if self._gap_subs <= self._keep_pause_subs:
             self._gap.append(sub)
-        if self._gap_subs >= self._pause_close_subs:
+        if self._gap_subs >= self._pause_close_subs and not self._holding():
             self._close_window(seq_last=self._window.indices[-1] // SUBS_PER_FRAME)
             self._window = None
             self._reset_gap()
+
+    def set_hold(self, hold: bool) -> list[ClosedWindow]:
+        """Hold short windows open, or stop: a window held past its usual pause closes at once."""
+        self.hold = hold
+        if (
+            not hold
+            and self._window is not None
+            and not self._triggered
+            and self._gap_subs >= self._pause_close_subs
+        ):
+            self._close_window(seq_last=self._window.indices[-1] // SUBS_PER_FRAME)
+            self._window = None
+            self._reset_gap()
+        closed, self._closed = self._closed, []
+        return closed
+
+    def _holding(self) -> bool:
+        """Keep a short window open through a longer pause while an earlier one still waits."""
+        return (
+            self.hold and self._gap_subs < self._hold_pause_subs and len(self._window) < self._hold_full_subs
+        )
 
     def _reset_gap(self) -> None:
         self._gap = []

@@ -131,3 +131,38 @@ def test_socket_dropped_mid_stream_resends_and_nothing_is_doubled(session_env):
 
 def test_worker_process_killed_mid_window_is_transcribed_after_restart_exactly_once(session_env):
     scenarios.pool_sigkill(session_env)
+
+
+def test_worker_process_killed_mid_batch_leaves_every_window_of_the_batch_transcribed_once(fault_env):
+    observed = scenarios.pool_sigkill_mid_batch(fault_env)
+    # One task held the three sessions' windows when it died; finish() proved each stored once.
+    assert observed["claimed_at_kill"] >= 3
+    assert len(observed["sessions"]) == 3
+
+
+@pytest.fixture
+def two_web_fault_env(transactional_db, user, tmp_path):
+    """The fault stack with two Daphne processes behind HAProxy (make run WEB_PROCESSES=2)."""
+    stack = Stack(
+        keep=True,
+        base_dir=tmp_path,
+        django_in_process=False,
+        migrate=False,
+        worker_loglevel=scenarios.WORKER_LOGLEVEL,
+        web_processes=2,
+        env={
+            **scenarios.STACK_ENV,
+            "DJANGO_SETTINGS_MODULE": "undertone_web.settings.test",
+            "DATABASE_URL": _db_url(),
+            "USE_REDIS_CHANNEL_LAYER": "1",
+        },
+    )
+    stack.start()
+    yield _env(stack, user, tmp_path)
+    stack.stop()
+
+
+def test_one_of_two_daphne_killed_the_client_goes_on_through_the_proxy_on_the_other(two_web_fault_env):
+    observed = scenarios.daphne_killed_behind_proxy(two_web_fault_env)
+    assert observed["reconnects"] >= 1
+    assert set(observed["windows"]) == {0, 1}

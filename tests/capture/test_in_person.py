@@ -65,7 +65,7 @@ def transcribe(
         speech_s=seconds,
     )
     audio_store.window_audio_put(window_id=window.id, pcm=audio)
-    monkeypatch.setattr(transcription, "transcribe_pcm", lambda _pcm: pieces)
+    monkeypatch.setattr(transcription, "transcribe_many", lambda pcms: [pieces for _ in pcms])
     tasks.transcribe_window(str(window.id))
     return window
 

@@ -279,10 +279,79 @@ def test_a_session_over_the_maximum_length_closes_with_4413():
 
 
 def test_limits_come_from_the_capture_settings():
-    capture = {"MAX_FRAME_BYTES": 65536, "MAX_RATE_X": 2.5, "RATE_BURST_S": 30.0, "MAX_SELF_S": 300}
+    capture = {
+        "MAX_FRAME_BYTES": 65536,
+        "MAX_RATE_X": 2.5,
+        "RATE_BURST_S": 30.0,
+        "MAX_SELF_S": 300,
+        "HOLD_PAUSE_S": 6.0,
+    }
     assert Limits.of(capture, max_frames=1525, self_mode=True) == Limits(
-        max_frame_bytes=65536, rate_x=2.5, burst_s=30.0, max_frames=1525, self_mode=True, self_minutes=5
+        max_frame_bytes=65536,
+        rate_x=2.5,
+        burst_s=30.0,
+        max_frames=1525,
+        self_mode=True,
+        self_minutes=5,
+        hold_pause_s=6.0,
     )
+
+
+# Nagle's rule for windows ---------------------------------------------------------------------------
+
+LOUD = [
+    np.random.default_rng(i).normal(0, 3000, protocol.FRAME_BYTES // 2).astype("<i2").tobytes()
+    for i in range(5)
+]
+
+
+def _speak_then_pause(s: Stream, seq: int, *, speech_frames: int, pause_frames: int, channel: int = 0):
+    """Loud frames (webrtcvad calls them voiced) then quiet ones: the speech windows queued."""
+    queued = []
+    for i in range(speech_frames + pause_frames):
+        pcm = LOUD[i % len(LOUD)] if i < speech_frames else QUIET
+        for out in s.audio(frame(seq + i, channel, pcm=pcm), now=(seq + i) * 0.2):
+            if isinstance(out, Queue):
+                queued += [w for w in out.windows if not w.is_silence]
+    return queued, seq + speech_frames + pause_frames
+
+
+def test_a_short_window_is_held_for_the_next_turn_while_an_earlier_one_waits_for_its_commit():
+    s = started(limits=LIMITS)
+    first, seq = _speak_then_pause(s, 0, speech_frames=10, pause_frames=15)
+    assert len(first) == 1  # nothing waited: closed after the usual 2 s pause
+    s.committed({"0": first[0].seq_last}, windows_left=0)
+    second, seq = _speak_then_pause(s, seq, speech_frames=10, pause_frames=15)
+    assert len(second) == 1 and not any(w.hold for w in s.windowers.values())
+
+    # The second window is not committed yet: the third, short, is held through a 5 s pause, so the
+    # next turn joins it: one model call for both turns, instead of a second call queued behind.
+    held, seq = _speak_then_pause(s, seq, speech_frames=10, pause_frames=25)
+    assert held == [] and all(w.hold for w in s.windowers.values())
+    joined, seq = _speak_then_pause(s, seq, speech_frames=10, pause_frames=45)
+    assert len(joined) == 1 and len(joined[0].pieces) == 2
+
+    # Once everything of ours is committed, windows close after the usual pause again, and a held
+    # window is queued the moment the earlier one's commit arrives, before the commit is passed on
+    # (no further frame needed: the page may be paused or done sending).
+    s.committed({"0": joined[0].seq_last}, windows_left=0)
+    quick, seq = _speak_then_pause(s, seq, speech_frames=10, pause_frames=15)
+    assert len(quick) == 1
+    held, seq = _speak_then_pause(s, seq, speech_frames=10, pause_frames=15)
+    assert held == []
+    queue, commit = s.committed({"0": quick[0].seq_last}, windows_left=0)
+    assert isinstance(queue, Queue) and len(queue.windows) == 1 and not queue.windows[0].is_silence
+    assert commit == Send({"type": "commit", "commit": {"0": quick[0].seq_last}})
+    after, seq = _speak_then_pause(s, seq, speech_frames=0, pause_frames=30)
+    assert after == []  # nothing twice
+
+
+def test_a_window_on_the_other_channel_also_holds():
+    s = started(limits=LIMITS, first_seq={0: 0, 1: 0})
+    client, _ = _speak_then_pause(s, 0, speech_frames=10, pause_frames=15, channel=0)
+    assert len(client) == 1
+    therapist, _ = _speak_then_pause(s, 0, speech_frames=10, pause_frames=15, channel=1)
+    assert therapist == []  # the client's window still waits: the therapist's short one is held
 
 
 # Flood limits ------------------------------------------------------------------------------------

@@ -61,10 +61,14 @@ def place(total_s: float, *placements: tuple[float, np.ndarray]) -> np.ndarray:
     return signal
 
 
-def run(signal: np.ndarray, *, first_seq: int = 0, **options) -> tuple[list[ClosedWindow], list[bool]]:
-    """Push the signal as wire frames (last one zero-padded, as the browser does), then flush."""
+def run(
+    signal: np.ndarray, *, first_seq: int = 0, hold: bool = False, **options
+) -> tuple[list[ClosedWindow], list[bool]]:
+    """Push the signal as wire frames (last one zero-padded, as the browser does), then flush.
+    `hold`: an earlier window waits for its transcription throughout (the Stream sets this)."""
     padded = np.concatenate([signal, np.zeros(-len(signal) % FRAME_SAMPLES, dtype="<i2")])
     windower = ChannelWindower(channel=1, first_seq=first_seq, **options)
+    windower.hold = hold
     windows: list[ClosedWindow] = []
     active = []
     for i in range(len(padded) // FRAME_SAMPLES):
@@ -166,6 +170,43 @@ def test_long_pause_closes_the_window(clips, gap_s, silence_windows_between):
     first, second = windows[0], windows[-1]
     assert first.pieces[0][1] == pytest.approx(1.0, abs=0.7)
     assert second.to_session_time(second.pieces[0][0]) == pytest.approx(1 + a_s + gap_s, abs=0.7)
+    assert_invariants(windows, signal)
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    ("gap_s", "hold", "windows_expected"), [(5.0, False, 2), (5.0, True, 1), (10.0, True, 2)]
+)
+def test_while_an_earlier_window_waits_a_short_window_is_held_for_the_next_turn(
+    clips, gap_s, hold, windows_expected
+):
+    """The other person's turn (silence on this channel) of 5 s: with nothing waiting, two windows,
+    two model calls; while an earlier window waits, one window holding both turns, the silence between
+    them dropped. Past the longest hold (8 s) the window closes anyway."""
+    a, b = clips[2], clips[3]
+    a_s, b_s = len(a) / SAMPLE_RATE, len(b) / SAMPLE_RATE
+    signal = place(1 + a_s + gap_s + b_s + 1, (1.0, a), (1.0 + a_s + gap_s, b))
+    windows, _ = run(signal, hold=hold)
+    assert len(speech_windows(windows)) == windows_expected
+    assert_invariants(windows, signal)
+    if windows_expected == 1:
+        [window] = speech_windows(windows)
+        assert len(window.pieces) == 2
+        assert window.duration_s < a_s + b_s + 2.0  # the 5 s between the turns is not in the audio
+        assert window.to_session_time(window.pieces[1][0]) == pytest.approx(1 + a_s + gap_s, abs=0.7)
+
+
+@needs_espeak
+def test_a_window_already_long_closes_at_the_usual_pause_even_when_held(clips):
+    parts, at = [], 1.0
+    while at < 18.0:  # about 17 s of speech with short pauses: past HOLD_FULL_S (15 s)
+        clip = clips[len(parts) % len(clips)]
+        parts.append((at, clip))
+        at += len(clip) / SAMPLE_RATE + 0.3
+    follow_up = at + 4.0
+    signal = place(follow_up + len(clips[0]) / SAMPLE_RATE + 1, *parts, (follow_up, clips[0]))
+    windows, _ = run(signal, hold=True)
+    assert len(speech_windows(windows)) == 2
     assert_invariants(windows, signal)
 
 
@@ -343,6 +384,8 @@ def _random_options(rng: random.Random) -> dict:
         "max_window_s": rng.choice([6.0, 10.0, 25.0, 30.0]),
         "pause_close_s": rng.choice([0.5, 1.5, 2.0, 3.0, 8.0]),
         "silence_commit_s": rng.choice([0.2, 1.0, 5.0, 12.0]),
+        "hold_pause_s": rng.choice([8.0, 12.0]),
+        "hold": rng.random() < 0.5,
     }
 
 

@@ -82,7 +82,7 @@ def test_a_sure_word_that_cannot_be_placed_leaves_the_rest_aligned():
     assert _marked(text, spans) == ["calmer"]
 
 
-# transcribe_pcm with a stand-in model --------------------------------------------------------------
+# transcribe_pcm with a stand-in model (the batched pipeline's interface) ----------------------------
 
 
 class FakeModel:
@@ -97,6 +97,7 @@ class FakeModel:
 
 def _seg(text, *, start=0.0, end=2.0, avg_logprob=-0.3, no_speech_prob=0.05, words=()):
     return SimpleNamespace(
+        seek=0,  # the one window's clip starts at 0 (capture/transcription.py transcribe_many)
         start=start,
         end=end,
         text=text,
@@ -116,9 +117,11 @@ def test_transcribe_pcm_carries_confidence_and_unsure_spans(monkeypatch):
             _seg(" No word list here", start=2.0, end=3.0, avg_logprob=-1.4, no_speech_prob=0.1),
         ]
     )  # fmt: skip
-    monkeypatch.setattr(transcription, "get_model", lambda: model)
+    monkeypatch.setattr(transcription, "get_pipeline", lambda: model)
     pieces = transcribe_pcm(b"\x00\x00" * 1600)
     assert model.kwargs["word_timestamps"] is True
+    assert model.kwargs["without_timestamps"] is False  # sentence-like pieces, as before batching
+    assert model.kwargs["clip_timestamps"] == [{"start": 0, "end": 0.1}]
     assert pieces == [
         Piece(
             0.0,
@@ -162,7 +165,7 @@ def test_transcribe_window_stores_the_confidence_with_each_segment(monkeypatch, 
         Piece(0.0, 1.0, "Try it daily.", avg_logprob=-0.25, no_speech_prob=0.02, unsure=((4, 6),)),
         Piece(1.0, 2.2, "Maybe twice.", avg_logprob=-1.2, no_speech_prob=0.3),
     ]
-    monkeypatch.setattr(transcription, "transcribe_pcm", lambda pcm: pieces)
+    monkeypatch.setattr(transcription, "transcribe_many", lambda pcms: [pieces for _ in pcms])
     monkeypatch.setattr("recaps.tasks.recap_build.delay", lambda session_id: None)
 
     transcribe_window(str(window.id))

@@ -190,6 +190,23 @@ CAPTURE = {
     # broker's 600 s visibility timeout; a Redis restart loses it). Longer than a normal queue wait.
     "REQUEUE_AFTER_S": env.int("CAPTURE_REQUEUE_AFTER_S", default=120),
     "TRANSCRIBE": env.bool("CAPTURE_TRANSCRIBE", default=True),  # off only for bench/ingest.py
+    # A worker transcribes up to this many queued windows, from any sessions, in one batched model
+    # call (capture/batching.py), waiting at most the wait for the batch to fill, so a lone session
+    # is slowed by the wait at most. 1 on a CPU: on this 2-core box batches of 2-4 saved at most 4% of
+    # the model's CPU per window (bench/batch_cost.py) while every window waited for its whole batch,
+    # and 20 sessions ran at 87% of the machine with batches of 4 against 68% without
+    # (bench/capacity.py, bench/README.md). A GPU worker sets what bench/gpu.py prints.
+    "TRANSCRIBE_BATCH_SIZE": env.int("TRANSCRIBE_BATCH_SIZE", default=1),
+    "TRANSCRIBE_BATCH_WAIT_S": env.float("TRANSCRIBE_BATCH_WAIT_S", default=0.1),
+    # A batch's claim on its windows lapses this long after its worker stops renewing it (killed):
+    # then the windows' own messages, sent again for that moment, transcribe them.
+    "TRANSCRIBE_CLAIM_TTL_S": env.float("TRANSCRIBE_CLAIM_TTL_S", default=15.0),
+    # While one of a socket's windows still waits for its transcription, its next short window stays
+    # open through pauses of up to this long, so the next turn joins it (capture/vad.py, Nagle's rule
+    # for windows): fewer model calls exactly when the workers are behind. Off (0) by default: with
+    # workers that keep up it never triggers, and in one overloaded run (24 sessions, bench/README.md)
+    # a session's last window stayed open until Stop, a stall not yet understood. 8 turns it on.
+    "HOLD_PAUSE_S": env.float("CAPTURE_HOLD_PAUSE_S", default=0.0),
 }
 
 PAIRING = {
@@ -297,5 +314,20 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # faster-whisper logs a line per batched call at INFO (durations only): noise in the worker log.
+    "loggers": {"django.request": {"level": "ERROR"}, "faster_whisper": {"level": "WARNING"}},
+}
+
+# Web tier (issue 18): admission control of NEW capture sessions, per Daphne process
+# (capture/admission.py, docs/protocol.md "Busy"). A session already recording is never refused or closed
+# for load. The socket cap is the machine's, split evenly among its WEB_PROCESSES (HAProxy's leastconn keeps
+# them even): the processes share its cores. The defaults come from bench/ingest.py on a 2-core box
+# (bench/README.md "Web tier"); 0 turns a check off.
+WEB_PROCESSES = env.int("WEB_PROCESSES", default=1)
+WEB_MAX_SOCKETS_PER_MACHINE = env.int("WEB_MAX_SOCKETS_PER_MACHINE", default=200)
+WEB_ADMISSION = {
+    "MAX_SOCKETS_PER_PROCESS": env.int(
+        "WEB_MAX_SOCKETS_PER_PROCESS", default=-(-WEB_MAX_SOCKETS_PER_MACHINE // max(1, WEB_PROCESSES))
+    ),
+    "MAX_LOOP_LAG_MS": env.float("WEB_MAX_LOOP_LAG_MS", default=50.0),
 }

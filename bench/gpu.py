@@ -4,8 +4,9 @@ For the day a GPU machine is available; CI and the default stack are CPU-only. T
 by setting alone (no code change): WHISPER_DEVICE=cuda, WHISPER_COMPUTE_TYPE=float16 (or
 int8_float16), TRANSCRIBE_BATCH_SIZE=<the batch this prints>, and a larger model if wanted
 (WHISPER_MODEL=<a CTranslate2 model directory>). This script runs the worker's own code path,
-capture/transcription.py `transcribe_many`, on windows cut from real speech (../shared/audio) and
-espeak-ng sentences, like the ones capture/vad.py packs: 4-25 s each.
+capture/transcription.py `transcribe_many`, on the conversation windows of bench/batch_cost.py (real
+speech from ../shared/audio and espeak-ng sentences, one to three utterances each, as capture/vad.py
+packs a turn).
 
 For each batch size (doubling from 1 until the device runs out of memory or throughput stops
 growing): windows/s, audio seconds per wall second, wall time per batch, and the GPU memory in use
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -35,28 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SAMPLE_RATE = 16000
-
-
-def windows(count: int, *, seed: int) -> list[bytes]:
-    import numpy as np
-    from _load import utterances
-
-    pool = utterances()
-    clips = pool[0] + pool[1]
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        parts, length = [], 0
-        target = rng.uniform(4.0, 25.0) * SAMPLE_RATE
-        while length < target:
-            clip = rng.choice(clips)
-            gap = np.zeros(int(rng.uniform(0.2, 0.5) * SAMPLE_RATE), dtype=np.float32)
-            parts += [clip, gap]
-            length += len(clip) + len(gap)
-        audio = np.concatenate(parts)[: 25 * SAMPLE_RATE]
-        out.append((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return out
+from batch_cost import SAMPLE_RATE, conversation_windows  # noqa: E402
 
 
 def gpu_memory_mb() -> int | None:
@@ -94,7 +73,7 @@ def main() -> None:
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     from capture import transcription
 
-    pool = windows(64, seed=args.seed)
+    pool = conversation_windows(64, seed=args.seed)
     transcription.transcribe_many(pool[:1])  # load the model and warm up
     rows, batch = [], 1
     while batch <= args.max_batch:

@@ -12,7 +12,7 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
-from bench._stack import Service
+from bench._stack import Service, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -88,6 +88,24 @@ def _db_url() -> str:
     host = conf["HOST"] or ""  # TCP (a socket directory would not survive django-environ's parser)
     port = f":{conf['PORT']}" if conf["PORT"] else ""
     return f"postgres://{auth}{host}{port}/{quote(conf['NAME'], safe='')}"
+
+
+def stack_on_test_db(tmp_path: Path, *, env: dict | None = None, **options) -> Stack:
+    """A bench/_stack.py stack (its own Redis, Daphne, a Celery worker) on this run's test settings and
+    database, this process's Django left alone, its logs kept under `tmp_path`. `options`: Stack's."""
+    return Stack(
+        keep=True,
+        base_dir=tmp_path,
+        django_in_process=False,
+        migrate=False,
+        env={
+            **(env or {}),
+            "DJANGO_SETTINGS_MODULE": "undertone_web.settings.test",
+            "DATABASE_URL": _db_url(),
+            "USE_REDIS_CHANNEL_LAYER": "1",
+        },
+        **options,
+    )
 
 
 def subprocess_env(**extra) -> dict:

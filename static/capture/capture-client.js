@@ -445,12 +445,7 @@ export class CaptureClient extends EventTarget {
   // frames made while the socket opened were never numbered or sent. Let go
   // of the microphone and wait for the person's "Try again" (start() again).
   turnedAway() {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    clearInterval(this.heartbeat);
-    this.heartbeat = null;
-    if (this.audio) this.audio.close();
-    this.audio = null;
+    this.letGoOfTheMicrophone();
     this.prelude = [[], []];
     this.attempt = 0;
     this.setConnection("busy");
@@ -461,14 +456,19 @@ export class CaptureClient extends EventTarget {
   // tabs recording the same voice help nobody) and waits to be asked back.
   letGo() {
     this.elsewhere = true;
+    this.letGoOfTheMicrophone();
+    this.setConnection("elsewhere");
+    this.emit("elsewhere", {});
+  }
+
+  // No reconnect pending, no heartbeat, no microphone: what turnedAway() and letGo() share.
+  letGoOfTheMicrophone() {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     clearInterval(this.heartbeat);
     this.heartbeat = null;
     if (this.audio) this.audio.close();
     this.audio = null;
-    this.setConnection("elsewhere");
-    this.emit("elsewhere", {});
   }
 
   // 0.5 s doubling to 15 s, with jitter so that many browsers do not all

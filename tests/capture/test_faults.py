@@ -21,28 +21,15 @@ import pytest
 from django.conf import settings
 
 from bench import _fault_scenarios as scenarios
-from bench._stack import Stack
 from tests.capture.conftest import session_cookie
-from tests.conftest import _db_url
+from tests.conftest import stack_on_test_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def fault_stack(transactional_db, tmp_path):
-    stack = Stack(
-        keep=True,  # logs stay under this test's tmp_path
-        base_dir=tmp_path,
-        django_in_process=False,  # this process keeps its test settings and database
-        migrate=False,
-        worker_loglevel=scenarios.WORKER_LOGLEVEL,
-        env={
-            **scenarios.STACK_ENV,
-            "DJANGO_SETTINGS_MODULE": "undertone_web.settings.test",
-            "DATABASE_URL": _db_url(),
-            "USE_REDIS_CHANNEL_LAYER": "1",
-        },
-    )
+    stack = stack_on_test_db(tmp_path, env=scenarios.STACK_ENV, worker_loglevel=scenarios.WORKER_LOGLEVEL)
     stack.start()
     yield stack
     stack.stop()
@@ -143,19 +130,8 @@ def test_worker_process_killed_mid_batch_leaves_every_window_of_the_batch_transc
 @pytest.fixture
 def two_web_fault_env(transactional_db, user, tmp_path):
     """The fault stack with two Daphne processes behind HAProxy (make run WEB_PROCESSES=2)."""
-    stack = Stack(
-        keep=True,
-        base_dir=tmp_path,
-        django_in_process=False,
-        migrate=False,
-        worker_loglevel=scenarios.WORKER_LOGLEVEL,
-        web_processes=2,
-        env={
-            **scenarios.STACK_ENV,
-            "DJANGO_SETTINGS_MODULE": "undertone_web.settings.test",
-            "DATABASE_URL": _db_url(),
-            "USE_REDIS_CHANNEL_LAYER": "1",
-        },
+    stack = stack_on_test_db(
+        tmp_path, env=scenarios.STACK_ENV, worker_loglevel=scenarios.WORKER_LOGLEVEL, web_processes=2
     )
     stack.start()
     yield _env(stack, user, tmp_path)

@@ -19,7 +19,6 @@ from django.conf import settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from bench._stack import Stack
 from capture import services
 from capture.consent.services import consent_record_save
 from capture.models import LinkedDevice
@@ -27,7 +26,7 @@ from capture.protocol import FRAME_BYTES, encode_frame
 from tests.audio import espeak_pcm
 from tests.capture.conftest import session_cookie
 from tests.capture.test_pairing import linked_laptop
-from tests.conftest import _db_url
+from tests.conftest import stack_on_test_db
 from tests.factories import consent_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -35,18 +34,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def two_web_stack(transactional_db, tmp_path):
-    stack = Stack(
-        keep=True,  # logs stay under this test's tmp_path
-        base_dir=tmp_path,
-        django_in_process=False,
-        migrate=False,
-        web_processes=2,
-        env={
-            "DJANGO_SETTINGS_MODULE": "undertone_web.settings.test",
-            "DATABASE_URL": _db_url(),
-            "USE_REDIS_CHANNEL_LAYER": "1",
-        },
-    )
+    stack = stack_on_test_db(tmp_path, web_processes=2)
     stack.start()
     yield stack
     stack.stop()

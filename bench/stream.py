@@ -14,9 +14,12 @@ for the recap. Measured:
   (the file's first 3 s) runs first.
 - cpu_offline_s: time.process_time() of plain faster-whisper on the same file in this process (same
   model and options as capture/transcription.py: beam_size=WHISPER_BEAM_SIZE, temperature=0.0,
-  condition_on_previous_text=False, vad_filter=False, language="en", int8, cpu_threads=2), after a
-  warm-up call on 1 s of silence so model load is not counted. No hallucination filter (the stream
-  path drops segments capture/transcription.py flags). cpu_ratio = cpu_stream_s / cpu_offline_s.
+  condition_on_previous_text=False, vad_filter=False, language="en", int8, cpu_threads=
+  WHISPER_CPU_THREADS), after a warm-up call on 1 s of silence so model load is not counted; the median
+  of 3 runs. Offline faster-whisper encodes Whisper's whole 30 s per chunk, as it always does; the
+  worker encodes each window over its own length (capture/transcription.py WindowLengthPipeline). No
+  hallucination filter (the stream path drops segments capture/transcription.py flags).
+  cpu_ratio = cpu_stream_s / cpu_offline_s.
 - cpu_offline_words_s: the same offline call with word_timestamps=True, which the worker also uses
   (word probabilities mark words the recap must not quote; in-person sessions split pieces at words):
   the offline run that computes what the stream computes. cpu_ratio_words = stream / that.
@@ -220,8 +223,12 @@ def read_reference(value: str) -> str:
 # Offline ----------------------------------------------------------------------------------------
 
 
-def offline_transcribe(tracks: list[np.ndarray], *, word_timestamps: bool = False) -> tuple[float, list[str]]:
-    """CPU seconds (this process, all threads) and text of plain faster-whisper, per track."""
+def offline_transcribe(
+    tracks: list[np.ndarray], *, word_timestamps: bool = False, runs: int = 3
+) -> tuple[float, list[str]]:
+    """CPU seconds (this process, all threads) and text of plain faster-whisper, per track: the median
+    of `runs` runs (on this box one run of the long file ranged 4.2-5.8 CPU-s within an hour, which
+    swung the ratio more than the change being measured)."""
     from django.conf import settings
     from faster_whisper import WhisperModel
 
@@ -243,15 +250,18 @@ def offline_transcribe(tracks: list[np.ndarray], *, word_timestamps: bool = Fals
         "word_timestamps": word_timestamps,
     }
     list(model.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), **options)[0])  # warm-up
-    cpu, texts = 0.0, []
-    for track in tracks:
-        start = time.process_time()
-        segments, _info = model.transcribe(track, **options)
-        text = " ".join(segment.text.strip() for segment in segments)  # the generator does the work
-        cpu += time.process_time() - start
-        texts.append(text)
+    cpus = []
+    for _ in range(runs):
+        cpu, texts = 0.0, []
+        for track in tracks:
+            start = time.process_time()
+            segments, _info = model.transcribe(track, **options)
+            text = " ".join(segment.text.strip() for segment in segments)  # the generator does the work
+            cpu += time.process_time() - start
+            texts.append(text)
+        cpus.append(cpu)
     del model
-    return cpu, texts
+    return statistics.median(cpus), texts
 
 
 # Streaming --------------------------------------------------------------------------------------
@@ -409,6 +419,16 @@ def percentile(values: list[float], q: float) -> float:
 # Main -------------------------------------------------------------------------------------------
 
 
+DECODED_AGAIN = re.compile(r"decoding (\d+) of \d+ windows again over 30 s")
+
+
+def decoded_again_count(log_path: Path, offset: int) -> int:
+    """Windows the worker decoded a second time over Whisper's 30 s (capture/transcription.py)."""
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        return sum(int(n) for n in DECODED_AGAIN.findall(f.read().decode(errors="replace")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path)
@@ -473,7 +493,8 @@ def main() -> None:
     duration_s = max(len(t) for t in tracks) / SAMPLE_RATE
     tracks_pcm = [to_pcm16(t) for t in tracks]
 
-    stack = Stack(keep=args.keep)
+    # INFO, as `make run` logs: the worker says when it decodes a window a second time over 30 s.
+    stack = Stack(keep=args.keep, worker_loglevel="INFO")
     stack.setup_django()
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     # Offline first, before the stack runs, so nothing else of ours competes for the CPU.
@@ -500,6 +521,8 @@ def main() -> None:
         idle1, idle_wall = stack.cpu_seconds(), time.monotonic() - t_idle
         idle_rate = {name: (idle1[name] - idle0[name]) / idle_wall for name in idle1}
 
+        worker_log = stack.dir / "worker.log"
+        log_offset = worker_log.stat().st_size
         run = stream_once(
             stack=stack,
             user=user,
@@ -509,6 +532,7 @@ def main() -> None:
             tail_s=args.tail_s,
             measure_cpu=stack.cpu_seconds,
         )
+        decoded_again = decoded_again_count(worker_log, log_offset)
         recap_markdown = ""
         if args.show_recap:
             from recaps.engines.base import RecapResult
@@ -560,6 +584,7 @@ def main() -> None:
         "wer_stream": None if wer_stream is None else round(wer_stream, 3),
         "wer_offline": None if wer_offline is None else round(wer_offline, 3),
         "windows": run["speech_windows"],
+        "windows_decoded_again": decoded_again,
     }
 
     rows = [
@@ -604,6 +629,11 @@ def main() -> None:
             "windows",
             str(run["speech_windows"]),
             f"speech windows (model calls); {run['silence_windows']} silence",
+        ),
+        (
+            "decoded again",
+            str(decoded_again),
+            "windows decoded a second time over 30 s (a loop or skipped speech on the shorter input)",
         ),
         ("reconnects / errors", f"{run['reconnects']} / {len(run['errors'])}", ""),
     ]

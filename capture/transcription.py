@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from math import ceil
 
 import numpy as np
 from django.conf import settings
@@ -122,11 +123,47 @@ def unsure_spans(
     return tuple(spans)
 
 
-@lru_cache(maxsize=1)
-def get_pipeline():
+def encoder_frames(longest_s: float, *, pad_s: float, min_s: float) -> int:
+    """Mel frames the encoder runs on for a batch whose longest window lasts `longest_s`: that window
+    plus `pad_s` of padding, at least `min_s`, whole seconds, never over Whisper's 30 s."""
+    seconds = min(30, ceil(max(longest_s + pad_s, min_s)))
+    return seconds * FRAMES_PER_SECOND
+
+
+@lru_cache(maxsize=2)
+def get_pipeline(full: bool = False):
+    """The batched pipeline; `full=True` gives one that always encodes Whisper's whole 30 s."""
     from faster_whisper import BatchedInferencePipeline
 
-    return BatchedInferencePipeline(get_model())
+    if full or settings.WHISPER_ENCODER_MIN_S >= 30:
+        return BatchedInferencePipeline(get_model())
+
+    class WindowLengthPipeline(BatchedInferencePipeline):
+        """Encodes a batch's windows over their own length (plus padding) instead of 30 s.
+
+        faster-whisper pads every window to Whisper's 30 s before the encoder, whose cost grows
+        faster than its input (tiny.en int8, one thread: 0.04 s for 8 s, 0.10 s for 15 s, 0.19 s
+        for 23 s, 0.39-0.44 s for 30 s): a 7 s window paid for 30 s, which is why streaming cost
+        more CPU than offline faster-whisper, whose 30 s chunks are full of speech. CTranslate2's
+        encoder takes a shorter input; cutting the padding (still zeros, as before) cut the model
+        CPU per window from 0.55 to 0.24 s in bench/capacity.py. Whisper was trained on 30 s inputs,
+        though: with 1 s of padding and no minimum, short windows fell into decoding loops ("And so
+        my fellow Americans." 18 times into 2.3 s), and some long ones ended early, dropping their
+        last sentence. So the input is at least WHISPER_ENCODER_MIN_S long, and a window that still
+        loops, or whose decode leaves part of its speech uncovered, is decoded again over 30 s
+        (`transcribe_many`, `_doubtful`): 3 of 528 windows at 40 sessions."""
+
+        def forward(self, features, tokenizer, chunks_metadata, options):
+            frames = encoder_frames(
+                max(chunk["duration"] for chunk in chunks_metadata),
+                pad_s=settings.WHISPER_ENCODER_PAD_S,
+                min_s=settings.WHISPER_ENCODER_MIN_S,
+            )
+            return super().forward(
+                np.ascontiguousarray(features[..., :frames]), tokenizer, chunks_metadata, options
+            )
+
+    return WindowLengthPipeline(get_model())
 
 
 def transcribe_pcm(pcm: bytes) -> list[Piece]:
@@ -165,14 +202,43 @@ def transcribe_many(pcms: list[bytes]) -> list[list[Piece]]:
     out: list[list[Piece]] = [[] for _ in pcms]
     if not spoken:
         return out
-    segments, _info = get_pipeline().transcribe(
-        np.concatenate(parts),
-        clip_timestamps=[clips[i] for i in spoken],
-        batch_size=len(spoken),
+    audio = np.concatenate(parts)
+    decoded = _decode(get_pipeline(), audio, clips, spoken)
+    if settings.WHISPER_ENCODER_MIN_S < 30:
+        # Whisper's own 30 s input, as faster-whisper gives it, for the few windows whose decode on
+        # a shorter one (WindowLengthPipeline) looped or skipped speech; whatever that gives is
+        # filtered as always, and is what the window keeps.
+        doubts = {
+            i: _doubtful(decoded[i], offset=clips[i]["start"], duration_s=clips[i]["end"] - clips[i]["start"])
+            for i in spoken
+        }
+        again = [i for i in spoken if doubts[i]]
+        if again:
+            log.info(
+                "decoding %d of %d windows again over 30 s (%d loop, %d skipped speech)",
+                len(again),
+                len(spoken),
+                sum(doubts[i] == "loop" for i in again),
+                sum(doubts[i] == "skipped" for i in again),
+            )
+            decoded.update(_decode(get_pipeline(full=True), audio, clips, again))
+    for index in spoken:
+        offset = clips[index]["start"]
+        for seg in decoded[index]:
+            _keep(out[index], seg, offset)
+    return out
+
+
+def _decode(pipeline, audio: np.ndarray, clips: list[dict], indices: list[int]) -> dict[int, list]:
+    """faster-whisper's segments of the windows `indices` of `clips` (one batched call), by window."""
+    segments, _info = pipeline.transcribe(
+        audio,
+        clip_timestamps=[clips[i] for i in indices],
+        batch_size=len(indices),
         language="en",
         beam_size=settings.WHISPER_BEAM_SIZE,
         # No temperature fallback: re-decoding a window up to 5 more times made one repetitive window
-        # cost 6x (bench/window_cost.py); the hallucination filter below handles the bad decodes.
+        # cost 6x (bench/window_cost.py); the hallucination filter (`_keep`) handles the bad decodes.
         # (The batched pipeline never carries text from one window to the next.)
         temperature=0.0,
         vad_filter=False,  # webrtcvad already removed the silence
@@ -186,30 +252,66 @@ def transcribe_many(pcms: list[bytes]) -> list[list[Piece]]:
         # within the 10% budget set for it.
         word_timestamps=True,
     )
-    by_seek = {clips[i]["start"] * FRAMES_PER_SECOND: i for i in spoken}
+    by_seek = {clips[i]["start"] * FRAMES_PER_SECOND: i for i in indices}
+    decoded: dict[int, list] = {i: [] for i in indices}
     for seg in segments:
-        index = by_seek[seg.seek]
-        offset = clips[index]["start"]
-        text = seg.text.strip()
-        if is_hallucination(
+        decoded[by_seek[seg.seek]].append(seg)
+    return decoded
+
+
+# Faster than anyone speaks for a whole window (a fast talker says 3-4 words a second); a decoding
+# loop writes far more ("And so my fellow Americans." 18 times into 2.3 s of audio).
+LOOP_WORDS_PER_SECOND = 6.0
+# A window is speech with its pauses cut to capture/vad.py's KEEP_PAUSE_S (0.5 s), so a decode that
+# leaves this much of it uncovered skipped speech: on a shorter encoder input tiny.en sometimes ended
+# a window early, dropping its last sentence (5.9 s of a 21 s window in bench/stream.py's long file).
+UNCOVERED_S = 2.0
+
+
+def _doubtful(segments: list, *, offset: float, duration_s: float) -> str | None:
+    """Why a window's decode should not be trusted ("loop" or "skipped"), or None.
+
+    A loop: too many words for the window's length, or its text as a whole repeats itself (each
+    looping piece alone can look fine). Skipped: more than UNCOVERED_S of the window lies before,
+    between or after the decoded pieces (nothing decoded at all counts, past UNCOVERED_S)."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    text = " ".join(seg.text.strip() for seg in segments)
+    if text and (
+        len(text.split()) > LOOP_WORDS_PER_SECOND * duration_s + 4
+        or _repeats_itself(text)
+        or (len(text) > 40 and get_compression_ratio(text) > 2.4)
+    ):
+        return "loop"
+    covered_to = 0.0
+    for seg in segments:
+        if float(seg.start) - offset - covered_to > UNCOVERED_S:
+            return "skipped"
+        covered_to = max(covered_to, float(seg.end) - offset)
+    return "skipped" if duration_s - covered_to > UNCOVERED_S else None
+
+
+def _keep(pieces: list[Piece], seg, offset: float) -> None:
+    """Appends `seg` as a Piece (times relative to its window) unless it looks like a hallucination."""
+    text = seg.text.strip()
+    if is_hallucination(
+        text=text,
+        no_speech_prob=seg.no_speech_prob,
+        avg_logprob=seg.avg_logprob,
+        compression_ratio=seg.compression_ratio,
+    ):
+        return
+    pieces.append(
+        Piece(
+            start=round(float(seg.start) - offset, 3),
+            end=round(float(seg.end) - offset, 3),
             text=text,
-            no_speech_prob=seg.no_speech_prob,
-            avg_logprob=seg.avg_logprob,
-            compression_ratio=seg.compression_ratio,
-        ):
-            continue
-        out[index].append(
-            Piece(
-                start=round(float(seg.start) - offset, 3),
-                end=round(float(seg.end) - offset, 3),
-                text=text,
-                avg_logprob=float(seg.avg_logprob),
-                no_speech_prob=float(seg.no_speech_prob),
-                unsure=unsure_spans(text, ((w.word, float(w.probability)) for w in seg.words or ())),
-                words=tuple(
-                    (float(w.start) - offset, float(w.end) - offset, w.word, float(w.probability))
-                    for w in seg.words or ()
-                ),
-            )
+            avg_logprob=float(seg.avg_logprob),
+            no_speech_prob=float(seg.no_speech_prob),
+            unsure=unsure_spans(text, ((w.word, float(w.probability)) for w in seg.words or ())),
+            words=tuple(
+                (float(w.start) - offset, float(w.end) - offset, w.word, float(w.probability))
+                for w in seg.words or ()
+            ),
         )
-    return out
+    )

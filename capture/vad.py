@@ -1,9 +1,10 @@
 """Per-channel VAD windowing: turn a stream of 200 ms wire frames into windows for Whisper.
 
-Why windows are packed rather than sent per utterance: faster-whisper pads every call to a 30 s
-mel window, so a 2.5 s clip costs several times more CPU per second of audio than a 20-25 s one
-(see bench/window_cost.py and the brief's dependency notes). Silence is never sent to the model;
-speech segments are packed into one window until a real pause or the ~25 s limit.
+Why windows are packed rather than sent per utterance: every model call has a fixed cost, and the
+encoder never runs on less than WHISPER_ENCODER_MIN_S (10 s; faster-whisper alone pads every call to
+30 s), so a 2.5 s clip costs more CPU per second of audio than a 10-25 s one (see
+bench/window_cost.py and the brief's dependency notes). Silence is never sent to the model; speech
+segments are packed into one window until a real pause or the ~25 s limit.
 
 Why windows *own* sequence ranges: the server may only advance a channel's commit mark (and the
 browser may only free frames) once every frame up to that mark is accounted for. Each window owns a

@@ -33,6 +33,9 @@ const CAP_WARNINGS = [
   [15, "15 seconds left. We'll stop by ourselves and make your recap."],
 ];
 let capWarned = 0;
+// Why recording ended when the page stopped itself at the cap; still said once the recap is ready,
+// which can be before anyone has read it.
+let capStopped = "";
 
 function show(id, visible) {
   $(id).hidden = !visible;
@@ -265,8 +268,9 @@ function updateCountdown(seconds) {
   }
   if (left <= 0 && phase === "live") {
     const minutes = Math.round(maxSeconds / 60);
+    capStopped = `That's ${minutes} minute${minutes === 1 ? "" : "s"}, so we stopped here.`;
     finishRecording();
-    $("finish-hint").textContent = `That's ${minutes} minute${minutes === 1 ? "" : "s"}, so we stopped here. Please keep this tab open until your recap is ready.`;
+    $("finish-hint").textContent = `${capStopped} Please keep this tab open until your recap is ready.`;
   }
 }
 
@@ -396,8 +400,9 @@ client.addEventListener("done", ({ detail }) => {
   setPhase("finish");
   releaseWake();
   $("progress").textContent = detail.polishing ? "Your recap is ready. Polishing it…" : "Your recap is ready.";
-  $("finish-hint").textContent = "A language model is writing its final version; you can open this one now.";
-  show("finish-hint", Boolean(detail.polishing));
+  const polishing = detail.polishing ? "A language model is writing its final version; you can open this one now." : "";
+  $("finish-hint").textContent = [capStopped, polishing].filter(Boolean).join(" ");
+  show("finish-hint", Boolean(capStopped || polishing));
   if (detail.recapUrl) $("recap-link").href = detail.recapUrl;
   show("recap-link", true);
   showNoteOffer(detail.recapUrl);
@@ -412,7 +417,8 @@ client.addEventListener("polishing", ({ detail }) => {
 
 client.addEventListener("polished", () => {
   $("progress").textContent = "Your recap is ready.";
-  show("finish-hint", false);
+  $("finish-hint").textContent = capStopped;
+  show("finish-hint", Boolean(capStopped));
 });
 
 client.addEventListener("fatal", ({ detail }) => {

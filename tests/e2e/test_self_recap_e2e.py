@@ -250,6 +250,9 @@ def test_self_recap_stops_itself_at_the_cap(
         page.wait_for_selector("#capture-finish:not([hidden])", timeout=30_000)
         assert "so we stopped here" in page.inner_text("#capture-finish")
         page.wait_for_selector("#recap-link:not([hidden])", timeout=90_000)
+        # Still said once the recap is ready (it can be ready before anyone has read the first line).
+        assert page.is_visible("#finish-hint")
+        assert "so we stopped here" in page.inner_text("#finish-hint")
         session = CaptureSession.objects.get(user=user)
         recap = Recap.objects.get(session=session)
         assert recap.kind == Recap.Kind.SELF

@@ -117,11 +117,11 @@ def test_transcribe_pcm_carries_confidence_and_unsure_spans(monkeypatch):
             _seg(" No word list here", start=2.0, end=3.0, avg_logprob=-1.4, no_speech_prob=0.1),
         ]
     )  # fmt: skip
-    monkeypatch.setattr(transcription, "get_pipeline", lambda: model)
-    pieces = transcribe_pcm(b"\x00\x00" * 1600)
+    monkeypatch.setattr(transcription, "get_pipeline", lambda full=False: model)
+    pieces = transcribe_pcm(b"\x00\x00" * 16000)
     assert model.kwargs["word_timestamps"] is True
     assert model.kwargs["without_timestamps"] is False  # sentence-like pieces, as before batching
-    assert model.kwargs["clip_timestamps"] == [{"start": 0, "end": 0.1}]
+    assert model.kwargs["clip_timestamps"] == [{"start": 0, "end": 1.0}]
     assert pieces == [
         Piece(
             0.0,

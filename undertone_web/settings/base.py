@@ -156,6 +156,10 @@ WHISPER_COMPUTE_TYPE = env.str("WHISPER_COMPUTE_TYPE", default="int8")
 # sessions at bounded lag with 2 single-thread processes on 2 cores, 10 with one 2-thread process.
 WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=1)
 WHISPER_BEAM_SIZE = env.int("WHISPER_BEAM_SIZE", default=1)
+# The encoder runs on a window's own length plus this much padding, at least WHISPER_ENCODER_MIN_S,
+# instead of Whisper's 30 s (capture/transcription.py WindowLengthPipeline); 30 turns that off.
+WHISPER_ENCODER_PAD_S = env.float("WHISPER_ENCODER_PAD_S", default=1.0)
+WHISPER_ENCODER_MIN_S = env.float("WHISPER_ENCODER_MIN_S", default=10.0)
 
 # Recaps and transcript segments are encrypted with these Fernet keys, never with SECRET_KEY.
 # The first key encrypts; the others still decrypt, which is how rotation works.

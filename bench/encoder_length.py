@@ -36,6 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from stream import wer  # noqa: E402  (the same word error rate as bench/stream.py)
+
 SAMPLE_RATE = 16000
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 JFK = (
@@ -45,21 +47,6 @@ JFK = (
 LEFT = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
 RIGHT = "The horizon seems extremely distant."
 VOICES = ("en-us", "en-gb", "en-us+m3", "en-gb+f2", "en-us+f3")
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-def edits(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(word-level Levenshtein distance, reference words)."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        diagonal, row[0] = row[0], i
-        for j in range(1, len(hyp) + 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref[i - 1] != hyp[j - 1]))
-    return row[len(hyp)], len(ref)
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -202,7 +189,7 @@ def main() -> None:
             pieces = transcription.transcribe_many([pcm(audio)])[0]
             cpu += time.process_time() - start
             text = " ".join(p.text for p in pieces)
-            e, n = edits(reference, text)
+            e, n = wer(reference, text)
             errors, total = errors + e, total + n
             texts.setdefault(name, {})[setting] = (e, text)
         rows.append(

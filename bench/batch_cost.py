@@ -28,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from window_cost import TRANSCRIBE_OPTIONS  # noqa: E402
+
 SAMPLE_RATE = 16000
 
 
@@ -91,14 +93,8 @@ def main() -> None:
             plain = WhisperModel(
                 transcription.model_path(), device="cpu", compute_type="int8", cpu_threads=threads
             )
-            options = dict(
-                language="en",
-                beam_size=1,
-                condition_on_previous_text=False,
-                temperature=0.0,
-                vad_filter=False,
-                word_timestamps=True,
-            )
+            # window_cost.py's options, as the worker decodes (no temperature fallback, word timestamps).
+            options = {**TRANSCRIBE_OPTIONS, "temperature": 0.0, "word_timestamps": True}
             audio = [np.frombuffer(w, "<i2").astype(np.float32) / 32768 for w in windows]
             list(plain.transcribe(audio[0], **options)[0])  # warm-up
             started = time.process_time()

@@ -57,6 +57,7 @@ from _load import (  # noqa: E402
     wait_for,
 )
 from _stack import Stack  # noqa: E402
+from stream import DECODED_AGAIN  # noqa: E402
 
 TAIL_S = 8.0  # silence after the conversation, so the last windows close before Stop
 BOUND_FACTOR, BOUND_SLACK_S, BOUND_MAX_S, DRAIN_MAX_S = 1.5, 2.0, 20.0, 30.0
@@ -191,9 +192,6 @@ BATCH_LINE = re.compile(
     r"batch of (\d+) window\(s\): [\d.]+ s of speech; cpu asr ([\d.]+) s, speakers ([\d.]+) s, "
     r"other (-?[\d.]+) s"
 )
-
-
-DECODED_AGAIN = re.compile(r"decoding (\d+) of \d+ windows again over 30 s")
 
 
 def _batches(log_path: Path, offset: int) -> dict:

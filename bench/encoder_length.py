@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stream import wer  # noqa: E402  (the same word error rate as bench/stream.py)
+from stream import DECODED_AGAIN, wer  # noqa: E402  (the same word error rate as bench/stream.py)
 
 SAMPLE_RATE = 16000
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
@@ -138,14 +137,12 @@ def windows(tmp: Path) -> list[tuple[str, np.ndarray, str]]:
 
 
 class AgainCounter(logging.Handler):
-    pattern = re.compile(r"decoding (\d+) of \d+ windows again over 30 s")
-
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        found = self.pattern.match(record.getMessage())
+        found = DECODED_AGAIN.match(record.getMessage())
         if found:
             self.count += int(found.group(1))
 

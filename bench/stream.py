@@ -419,6 +419,8 @@ def percentile(values: list[float], q: float) -> float:
 # Main -------------------------------------------------------------------------------------------
 
 
+# The worker's log line when it decodes windows a second time (capture/transcription.py
+# transcribe_many); bench/capacity.py and bench/encoder_length.py count it too.
 DECODED_AGAIN = re.compile(r"decoding (\d+) of \d+ windows again over 30 s")
 
 

@@ -77,6 +77,10 @@ def get_model():
     )
 
 
+# Whisper's own threshold for text that compresses too well, i.e. repeats itself.
+MAX_COMPRESSION_RATIO = 2.4
+
+
 def _repeats_itself(text: str) -> bool:
     """A phrase looping 3+ times ("I'm sorry. I'm sorry. I'm sorry.") is a decoding loop."""
     words = text.lower().split()
@@ -95,7 +99,7 @@ def is_hallucination(
         return True
     if no_speech_prob > 0.6 and avg_logprob < -0.8:
         return True
-    return compression_ratio > 2.4 or _repeats_itself(text)
+    return compression_ratio > MAX_COMPRESSION_RATIO or _repeats_itself(text)
 
 
 def unsure_spans(
@@ -130,12 +134,17 @@ def encoder_frames(longest_s: float, *, pad_s: float, min_s: float) -> int:
     return seconds * FRAMES_PER_SECOND
 
 
+def _encodes_window_length() -> bool:
+    """Whether windows are encoded over their own length (WHISPER_ENCODER_MIN_S under 30 s)."""
+    return settings.WHISPER_ENCODER_MIN_S < 30
+
+
 @lru_cache(maxsize=2)
 def get_pipeline(full: bool = False):
     """The batched pipeline; `full=True` gives one that always encodes Whisper's whole 30 s."""
     from faster_whisper import BatchedInferencePipeline
 
-    if full or settings.WHISPER_ENCODER_MIN_S >= 30:
+    if full or not _encodes_window_length():
         return BatchedInferencePipeline(get_model())
 
     class WindowLengthPipeline(BatchedInferencePipeline):
@@ -204,7 +213,7 @@ def transcribe_many(pcms: list[bytes]) -> list[list[Piece]]:
         return out
     audio = np.concatenate(parts)
     decoded = _decode(get_pipeline(), audio, clips, spoken)
-    if settings.WHISPER_ENCODER_MIN_S < 30:
+    if _encodes_window_length():
         # Whisper's own 30 s input, as faster-whisper gives it, for the few windows whose decode on
         # a shorter one (WindowLengthPipeline) looped or skipped speech; whatever that gives is
         # filtered as always, and is what the window keeps.
@@ -214,7 +223,7 @@ def transcribe_many(pcms: list[bytes]) -> list[list[Piece]]:
         }
         again = [i for i in spoken if doubts[i]]
         if again:
-            log.info(
+            log.info(  # counted by bench/stream.py's DECODED_AGAIN: keep the wording
                 "decoding %d of %d windows again over 30 s (%d loop, %d skipped speech)",
                 len(again),
                 len(spoken),
@@ -280,7 +289,7 @@ def _doubtful(segments: list, *, offset: float, duration_s: float) -> str | None
     if text and (
         len(text.split()) > LOOP_WORDS_PER_SECOND * duration_s + 4
         or _repeats_itself(text)
-        or (len(text) > 40 and get_compression_ratio(text) > 2.4)
+        or (len(text) > 40 and get_compression_ratio(text) > MAX_COMPRESSION_RATIO)
     ):
         return "loop"
     covered_to = 0.0

@@ -15,6 +15,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from capture.protocol import FRAME_BYTES, FRAME_SECONDS, encode_frame
 
+# As the browser: two frames (400 ms) per message, a lone frame only on Stop (docs/protocol.md).
+FRAMES_PER_MESSAGE = 2
+
 FATAL_CODES = {4401, 4403, 4404, 4409, 4412, 4413}
 # The web tier is busy (docs/protocol.md "Busy"): before the first welcome, the session never started and
 # the page says so (refused_at_door); after one, the recording goes on and the client reconnects later.
@@ -41,7 +44,8 @@ def split_frames(pcm: bytes) -> list[bytes]:
 class StreamResult:
     recap_url: str | None = None
     closed_code: int | None = None
-    acked: dict[int, set] = field(default_factory=dict)
+    acked: dict[int, set] = field(default_factory=dict)  # every seq an ack covered (acks are cumulative)
+    acked_upto: dict[int, int] = field(default_factory=dict)
     commit: dict[int, int] = field(default_factory=dict)
     commit_lags: list[float] = field(default_factory=list)  # seconds from a frame's send to its commit
     ack_lags: list[float] = field(default_factory=list)
@@ -92,6 +96,7 @@ class CaptureStreamer:
             self.kept[ch] = {}
             self.generated[ch] = 0
             self.result.acked[ch] = set()
+            self.result.acked_upto[ch] = -1
             self.result.commit[ch] = -1
         total = max(len(f) for f in frames.values())
         start = time.monotonic()
@@ -122,18 +127,29 @@ class CaptureStreamer:
             self._wake.clear()
             await self._pump()
 
-    def _take_token(self, ch: int, now: float) -> float:
-        """0 if a frame of `ch` may go now (and spend its token), else the seconds to wait."""
+    def _sendable(self, ch: int) -> int:
+        """Frames of `ch` to send in one message now, as the browser does (static/capture/
+        capture-client.js `sendable`): two, or a lone one only on Stop; 0 to wait."""
+        seq = self.next.get(ch, 0)
+        if seq >= self.generated[ch]:
+            return 0
+        if seq + 1 < self.generated[ch]:
+            return FRAMES_PER_MESSAGE
+        return 1 if self.stopping else 0
+
+    def _take_token(self, ch: int, now: float, *, frames: int = 1) -> float:
+        """0 if `frames` frames of `ch` may go now (and spend their tokens), else the seconds to wait."""
+        need = frames * FRAME_SECONDS
         tokens = min(
             SEND_BURST_S,
             self.tokens.get(ch, SEND_BURST_S) + (now - self.tokens_at.get(ch, now)) * SEND_RATE_X,
         )
         self.tokens_at[ch] = now
-        if tokens >= FRAME_SECONDS:
-            self.tokens[ch] = tokens - FRAME_SECONDS
+        if tokens >= need - 1e-9:
+            self.tokens[ch] = tokens - need
             return 0.0
         self.tokens[ch] = tokens
-        return (FRAME_SECONDS - tokens) / SEND_RATE_X
+        return (need - tokens) / SEND_RATE_X
 
     async def _pump(self):
         """Send what the server does not hold yet, in order (channels kept in step), paced, if
@@ -144,24 +160,25 @@ class CaptureStreamer:
                 return
             try:
                 while ws is self.ws:
-                    pending = [ch for ch in self.kept if self.next.get(ch, 0) < self.generated[ch]]
+                    pending = {ch: n for ch in self.kept if (n := self._sendable(ch))}
                     if not pending:
                         break
                     ch = min(pending, key=lambda c: self.next.get(c, 0))
-                    wait = self._take_token(ch, time.monotonic())
+                    wait = self._take_token(ch, time.monotonic(), frames=pending[ch])
                     if wait:
                         await asyncio.sleep(wait)
                         continue
                     seq = self.next[ch]
-                    payload = self.kept[ch].get(seq)
-                    self.next[ch] = seq + 1
-                    if payload is None:
+                    payloads = [self.kept[ch].get(seq + k) for k in range(pending[ch])]
+                    self.next[ch] = seq + pending[ch]
+                    if None in payloads:  # committed meanwhile: the server asks again if it needs them
                         continue
-                    if (ch, seq) in self.sent_at:
-                        self.result.resent += 1
-                        self.result.resent_after_ack += seq in self.result.acked.get(ch, ())
-                    self.sent_at.setdefault((ch, seq), time.monotonic())
-                    await ws.send(encode_frame(channel=ch, seq=seq, pcm=payload))
+                    for k in range(pending[ch]):
+                        if (ch, seq + k) in self.sent_at:
+                            self.result.resent += 1
+                            self.result.resent_after_ack += self.result.acked_upto.get(ch, -1) >= seq + k
+                        self.sent_at.setdefault((ch, seq + k), time.monotonic())
+                    await ws.send(encode_frame(channel=ch, seq=seq, pcm=b"".join(payloads)))
                 if (
                     ws is self.ws
                     and self.stopping is True
@@ -232,7 +249,10 @@ class CaptureStreamer:
                 self._sender_task = asyncio.ensure_future(self._sender(ws))
                 self._kick()
             elif kind == "ack":
-                self.result.acked[message["ch"]].add(message["seq"])
+                ch, seq = message["ch"], message["seq"]
+                upto = self.result.acked_upto.get(ch, -1)
+                self.result.acked.setdefault(ch, set()).update(range(upto + 1, seq + 1))
+                self.result.acked_upto[ch] = max(upto, seq)
                 sent = self.sent_at.get((message["ch"], message["seq"]))
                 if sent is not None:
                     self.result.ack_lags.append(now - sent)

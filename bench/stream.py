@@ -443,7 +443,10 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="x real time (the server allows 2.5)")
     parser.add_argument("--channels", type=int, choices=(1, 2), default=1)
     parser.add_argument("--tail-s", type=float, default=8.0, help="silence appended after the file")
-    parser.add_argument("--idle-s", type=float, default=5.0, help="idle CPU baseline measurement")
+    # 30 s, not 5: /proc counts CPU in 10 ms ticks, and one tick more or less over 5 s of idle became
+    # 0.27 CPU-s once scaled to a 133 s stream (the worker's idle read 0 in one run and 0.53 in the
+    # next, which swung cpu_ratio by 0.15 on the long file).
+    parser.add_argument("--idle-s", type=float, default=30.0, help="idle CPU baseline measurement")
     parser.add_argument("--show-text", action="store_true", help="print the transcripts")
     parser.add_argument(
         "--show-recap", action="store_true", help="print the recap the stack saved (Markdown)"

@@ -10,6 +10,12 @@ VERSION = 1
 HEADER = struct.Struct("<BBHI")
 FRAME_BYTES = FRAME_SAMPLES * 2
 FRAME_SECONDS = 0.2
+# Frames one binary message may carry (consecutive seqs of one channel). The browser sends two, 400 ms:
+# every WebSocket message costs Daphne the same Twisted, autobahn and Channels work whatever its size,
+# and one frame per message, each with its own ack, made that the web process's main cost
+# (bench/stream.py, 124 s of one channel: Daphne 0.49-0.74 CPU-s with one frame per message, 0.33-0.40
+# with two). The limit keeps a message at a second of audio.
+MAX_FRAMES_PER_MESSAGE = 5
 CHANNELS = (0, 1)
 CONTROL_TYPES = ("hello", "pause", "resume", "stop")
 
@@ -39,9 +45,23 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AudioFrame:
+    """One binary message: `count` consecutive frames of `channel`, the first numbered `seq`."""
+
     channel: int
     seq: int
     pcm: bytes
+
+    @property
+    def count(self) -> int:
+        return len(self.pcm) // FRAME_BYTES
+
+    @property
+    def last_seq(self) -> int:
+        return self.seq + self.count - 1
+
+    def frames(self) -> list[tuple[int, bytes]]:
+        """(seq, 200 ms of PCM) of each frame, in order."""
+        return [(self.seq + k, self.pcm[k * FRAME_BYTES : (k + 1) * FRAME_BYTES]) for k in range(self.count)]
 
 
 def decode_frame(data: bytes) -> AudioFrame:
@@ -53,8 +73,12 @@ def decode_frame(data: bytes) -> AudioFrame:
     if channel not in CHANNELS:
         raise FrameError("bad_channel", f"channel {channel} does not exist (0 or 1)")
     pcm = data[HEADER.size :]
-    if len(pcm) != FRAME_BYTES:
-        raise FrameError("bad_payload", f"payload must be {FRAME_BYTES} bytes of PCM16, got {len(pcm)}")
+    if not pcm or len(pcm) % FRAME_BYTES or len(pcm) > MAX_FRAMES_PER_MESSAGE * FRAME_BYTES:
+        raise FrameError(
+            "bad_payload",
+            f"payload must be 1 to {MAX_FRAMES_PER_MESSAGE} frames of {FRAME_BYTES} bytes of PCM16, "
+            f"got {len(pcm)} bytes",
+        )
     return AudioFrame(channel=channel, seq=seq, pcm=bytes(pcm))
 
 

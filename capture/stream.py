@@ -153,7 +153,7 @@ class Stream:
         self._commit: dict[int, int] = {}
 
     def admit(self, size: int) -> None:
-        # Control messages are a few dozen bytes and frames 6408: a huge message of either kind is
+        # Control messages are a few dozen bytes and audio at most 32008 (5 frames): a huge message is
         # refused before any parsing (tests/security/test_ws_fuzz.py).
         if size > self.limits.max_frame_bytes:
             raise CloseSocket(protocol.CLOSE_TOO_BIG, "frame over the size limit")
@@ -195,33 +195,46 @@ class Stream:
     # Audio.
 
     def audio(self, frame: protocol.AudioFrame, *, now: float) -> list[Output]:
+        """One binary message: its frames in order, then one ack for the last of them (the ack says
+        every frame of the channel up to that seq is held). Frames already held (a resend after a
+        reconnect) are dropped; the first new frame must be the one expected."""
         if frame.channel != 0 and self.limits.self_mode:
             raise Refused("mic_only", MIC_ONLY)
         windower = self.windowers.get(frame.channel)
         if windower is None:
             raise Refused("hello_first", "send hello with this channel before audio")
-        if not self.buckets[frame.channel].take(protocol.FRAME_SECONDS, now=now):
+        if not self.buckets[frame.channel].take(frame.count * protocol.FRAME_SECONDS, now=now):
             raise CloseSocket(protocol.CLOSE_RATE, "sending too fast")
-        ack = Send({"type": "ack", "ch": frame.channel, "seq": frame.seq})
-        if frame.seq < windower.next_seq:
-            return [ack]  # already held (in memory or queued): a resend after a reconnect, dropped
-        if frame.seq > windower.next_seq:
-            raise Refused(
-                "seq_gap", "resend from the expected frame", ch=frame.channel, expected=windower.next_seq
-            )
-        self._assert_recording()
-        if frame.seq >= self.limits.max_frames:
-            return self._over_the_limit()
-        closed = self._hold()
-        pushed = windower.push(seq=frame.seq, pcm=frame.pcm)
-        self._waiting.extend((w.channel, w.seq_last) for w in pushed if not w.is_silence)
-        closed += pushed
+        if frame.last_seq >= windower.next_seq:
+            if frame.seq > windower.next_seq:
+                raise Refused(
+                    "seq_gap", "resend from the expected frame", ch=frame.channel, expected=windower.next_seq
+                )
+            self._assert_recording()
+        closed: list[ClosedWindow] = []
+        held_upto = frame.last_seq
+        limit: list[Output] = []
+        pushed_any = False
+        for seq, pcm in frame.frames():
+            if seq < windower.next_seq:
+                continue  # already held (in memory or queued): a resend after a reconnect, dropped
+            if seq >= self.limits.max_frames:
+                held_upto = seq - 1
+                limit = self._over_the_limit()
+                break
+            closed += self._hold()
+            pushed = windower.push(seq=seq, pcm=pcm)
+            pushed_any = True
+            self._waiting.extend((w.channel, w.seq_last) for w in pushed if not w.is_silence)
+            closed += pushed
         # Acked only once its window is queued: a window refused to a stale writer is never acked.
-        outputs: list[Output] = [Queue(tuple(closed)), ack] if closed else [ack]
-        if windower.speech_active != self.speech.get(frame.channel):
+        outputs: list[Output] = [Queue(tuple(closed))] if closed else []
+        if held_upto >= frame.seq:
+            outputs.append(Send({"type": "ack", "ch": frame.channel, "seq": held_upto}))
+        if pushed_any and windower.speech_active != self.speech.get(frame.channel):
             self.speech[frame.channel] = windower.speech_active
             outputs.append(Send({"type": "speech", "ch": frame.channel, "active": windower.speech_active}))
-        return outputs
+        return outputs + limit
 
     def _hold(self) -> list[ClosedWindow]:
         """Hold short windows open while one of ours still waits for its transcription; once none
@@ -242,7 +255,8 @@ class Stream:
 
     def _over_the_limit(self) -> list[Output]:
         if not self.limits.self_mode:
-            raise CloseSocket(protocol.CLOSE_TOO_LONG, "session over the maximum length")
+            # An output, not a raise: frames before it in the same message are queued first.
+            return [Close(protocol.CLOSE_TOO_LONG)]
         # Past the short cap of self mode: stop here, keeping what was said, so the recap is still
         # made (the page stops itself first; this holds for any client).
         detail = f"a recap in your own voice is {self.limits.self_minutes} min at most"

@@ -18,6 +18,10 @@ const FRAMES_PER_SECOND = 1 / FRAME_SECONDS;
 // 2.5x sustained. A burst of 2 frames keeps short windows under 2.5x too.
 const SEND_RATE = 2 * FRAMES_PER_SECOND;
 const SEND_BURST = 2;
+// Two frames (400 ms) per message: the server's cost is per message, whatever
+// it carries (docs/protocol.md). A lone frame waits for the next one, 200 ms
+// later while recording, and goes alone only on Stop.
+const FRAMES_PER_MESSAGE = 2;
 // Keep the socket's own queue short, so a stalled network cannot release a
 // big burst later, and pacing stays ours.
 const MAX_BUFFERED = 4 * (HEADER_BYTES + FRAME_BYTES);
@@ -25,7 +29,7 @@ const BACKLOG_WARN_SECONDS = 10 * 60;
 const CATCHING_UP_SECONDS = 1;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
-// Acks come back for every frame; silence this long while frames are out
+// An ack comes back for every message; silence this long while frames are out
 // means the connection is dead even if the browser has not noticed yet.
 const SILENT_SERVER_MS = 20000;
 // Frames we no longer hold (an earlier page's, or already committed) are
@@ -53,15 +57,24 @@ const TAKEN_OVER = 4408;
 const BUSY = 4503;
 export const BUSY_MESSAGE = "Undertone is busy, please try again in a minute.";
 
-/** The 8-byte header `<BBHI` (version 1, channel, flags 0, seq) + payload. */
+/**
+ * The 8-byte header `<BBHI` (version 1, channel, flags 0, seq) + the payload:
+ * one frame, or an array of consecutive frames starting at `seq`.
+ */
 export function packFrame(ch, seq, payload) {
-  const bytes = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  const payloads = Array.isArray(payload) ? payload : [payload];
+  const size = payloads.reduce((sum, p) => sum + p.byteLength, 0);
+  const bytes = new Uint8Array(HEADER_BYTES + size);
   const view = new DataView(bytes.buffer);
   view.setUint8(0, 1);
   view.setUint8(1, ch);
   view.setUint16(2, 0, true);
   view.setUint32(4, seq, true);
-  bytes.set(new Uint8Array(payload), HEADER_BYTES);
+  let at = HEADER_BYTES;
+  for (const p of payloads) {
+    bytes.set(new Uint8Array(p), at);
+    at += p.byteLength;
+  }
   return bytes.buffer;
 }
 
@@ -123,7 +136,7 @@ export class CaptureClient extends EventTarget {
     // loses nothing; restoredMax[ch] is the last seq a reloaded page found there (-1: none).
     this.backlog = null;
     this.restoredMax = [-1, -1];
-    this.stats = { sentFrames: 0, ackedFrames: 0, committed: { 0: -1, 1: -1 }, backlogSeconds: 0 };
+    this.stats = { sentFrames: 0, acked: { 0: -1, 1: -1 }, committed: { 0: -1, 1: -1 }, backlogSeconds: 0 };
     if (typeof window !== "undefined") {
       window.__capture = this; // for end-to-end tests
       // Back online: retry now rather than at the end of a long backoff.
@@ -351,7 +364,7 @@ export class CaptureClient extends EventTarget {
     this.sentSinceHeard = 0;
     switch (msg.type) {
       case "welcome": return this.onWelcome(msg);
-      case "ack": this.stats.ackedFrames++; return;
+      case "ack": this.stats.acked[msg.ch] = Math.max(this.stats.acked[msg.ch] ?? -1, Number(msg.seq)); return;
       case "commit": return this.onCommit(msg.commit);
       case "speech": return this.emit("speech", { ch: msg.ch, active: Boolean(msg.active) });
       case "state": return this.onServerStatus(msg.status);
@@ -562,19 +575,24 @@ export class CaptureClient extends EventTarget {
           break;
         }
         let pick = -1;
+        let count = 0;
         for (const ch of this.channels) {
-          if (this.frameAt(ch, this.cursor[ch]) === undefined) continue;
-          if (this.tokens[ch] < 1) {
-            waitMs = Math.ceil(((1 - this.tokens[ch]) / SEND_RATE) * 1000);
+          const n = this.sendable(ch);
+          if (n === 0) continue;
+          if (this.tokens[ch] < n) {
+            waitMs = Math.ceil(((n - this.tokens[ch]) / SEND_RATE) * 1000);
             continue;
           }
-          if (pick < 0 || this.cursor[ch] < this.cursor[pick]) pick = ch; // keep channels in step
+          if (pick < 0 || this.cursor[ch] < this.cursor[pick]) [pick, count] = [ch, n]; // keep channels in step
         }
         if (pick < 0) break;
-        ws.send(packFrame(pick, this.cursor[pick], this.frameAt(pick, this.cursor[pick])));
-        this.tokens[pick] -= 1;
-        this.cursor[pick]++;
-        this.stats.sentFrames++;
+        const seq = this.cursor[pick];
+        const frames = [];
+        for (let k = 0; k < count; k++) frames.push(this.frameAt(pick, seq + k));
+        ws.send(packFrame(pick, seq, frames));
+        this.tokens[pick] -= count;
+        this.cursor[pick] += count;
+        this.stats.sentFrames += count;
         this.sentSinceHeard++;
       }
       if (waitMs) this.pumpTimer = setTimeout(() => this.pump(), waitMs);
@@ -584,6 +602,13 @@ export class CaptureClient extends EventTarget {
       this.stopSent = true;
     }
     this.refreshConnection();
+  }
+
+  /** Frames of `ch` to send in one message now: two, or on Stop a lone one; 0 to wait. */
+  sendable(ch) {
+    if (this.frameAt(ch, this.cursor[ch]) === undefined) return 0;
+    if (this.frameAt(ch, this.cursor[ch] + 1) !== undefined) return FRAMES_PER_MESSAGE;
+    return this.stopping ? 1 : 0;
   }
 
   unsentFrames() {

@@ -10,7 +10,7 @@ import pytest
 
 from bench import protocol_client as client_module
 from bench.protocol_client import BACKOFF_MAX_S, BACKOFF_MIN_S, CaptureStreamer
-from capture.protocol import HEADER, TokenBucket
+from capture.protocol import FRAME_BYTES, HEADER, TokenBucket
 from tests.audio import silence
 
 
@@ -24,11 +24,15 @@ def _streamer(frames: int) -> CaptureStreamer:
 
 class RecordingSocket:
     def __init__(self):
-        self.sent: list[tuple[float, int]] = []
+        self.sent: list[tuple[float, int]] = []  # (time, seq) of every frame
+        self.messages: list[int] = []  # frames per binary message
 
     async def send(self, data):
         if isinstance(data, bytes):
-            self.sent.append((time.monotonic(), HEADER.unpack_from(data)[3]))
+            count = (len(data) - HEADER.size) // FRAME_BYTES
+            self.messages.append(count)
+            seq = HEADER.unpack_from(data)[3]
+            self.sent += [(time.monotonic(), seq + k) for k in range(count)]
 
 
 def test_a_backlog_is_paced_under_the_servers_rate_limit(monkeypatch):
@@ -46,6 +50,7 @@ def test_a_backlog_is_paced_under_the_servers_rate_limit(monkeypatch):
 
     asyncio.run(scenario())
     assert [seq for _t, seq in ws.sent] == list(range(100))
+    assert ws.messages == [2] * 50, "two frames per message, as the browser sends"
     server = TokenBucket(rate=25.0, burst=3.0, now=ws.sent[0][0])
     refused = [seq for t, seq in ws.sent if not server.take(0.2, now=t)]
     assert refused == []
@@ -130,3 +135,21 @@ def test_reconnects_back_off_to_a_short_cap_and_start_over_after_a_welcome(monke
     assert len(attempts) == 10
     cap, low = BACKOFF_MAX_S, BACKOFF_MIN_S
     assert delays == pytest.approx([low, 2 * low, 4 * low, cap, cap, cap, low, 2 * low, 4 * low])
+
+
+def test_a_lone_frame_waits_for_the_next_one_and_goes_alone_only_on_stop():
+    streamer = _streamer(frames=3)
+    ws = RecordingSocket()
+
+    async def scenario():
+        streamer.ws = ws
+        streamer.connected.set()
+        await streamer._pump()
+        sent_before_stop = list(ws.messages)
+        streamer.stopping = True
+        await streamer._pump()
+        return sent_before_stop
+
+    assert asyncio.run(scenario()) == [2]
+    assert ws.messages == [2, 1]
+    assert [seq for _t, seq in ws.sent] == [0, 1, 2]

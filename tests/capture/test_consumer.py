@@ -134,6 +134,14 @@ def test_duplicates_are_acked_and_dropped_and_gaps_ask_for_a_resend(consented_se
         assert gap == {"type": "error", "code": "seq_gap", "detail": gap["detail"], "ch": 0, "expected": 3}
         await comm.send_to(bytes_data=encode_frame(channel=0, seq=3, pcm=QUIET))
         assert (await _next_of_type(comm, "ack"))["seq"] == 3
+        # Two frames in one message (as the browser sends): one ack, for the second; then a message
+        # that overlaps what is held keeps only its new frame.
+        await comm.send_to(bytes_data=encode_frame(channel=0, seq=4, pcm=QUIET * 2))
+        assert await _next_of_type(comm, "ack") == {"type": "ack", "ch": 0, "seq": 5}
+        await comm.send_to(bytes_data=encode_frame(channel=0, seq=5, pcm=QUIET * 2))
+        assert (await _next_of_type(comm, "ack"))["seq"] == 6
+        await comm.send_to(bytes_data=encode_frame(channel=0, seq=7, pcm=QUIET))
+        assert (await _next_of_type(comm, "ack"))["seq"] == 7, "seq 6 was held: 7 is the next expected"
         await comm.disconnect()
 
     run(scenario)

@@ -488,3 +488,71 @@ def test_statuses_are_those_of_the_model():
         Status.ENDING,
         Status.DONE,
     )
+
+
+# Several frames in one message ----------------------------------------------------------------------
+
+
+def _windows(outs: list) -> list[tuple[int, int, bytes]]:
+    return [(w.seq_first, w.seq_last, w.pcm) for out in outs if isinstance(out, Queue) for w in out.windows]
+
+
+def test_a_message_of_two_frames_is_held_as_two_frames_and_acked_once_for_the_last():
+    audio = [LOUD[i % len(LOUD)] for i in range(20)] + [QUIET] * 20
+    one_by_one, paired = started(), started()
+    singles = [out for seq, pcm in enumerate(audio) for out in one_by_one.audio(frame(seq, pcm=pcm), now=0.0)]
+    pairs = [
+        out
+        for seq in range(0, len(audio), 2)
+        for out in paired.audio(frame(seq, pcm=audio[seq] + audio[seq + 1]), now=0.0)
+    ]
+    # The same windows, cut at the same seqs, with the same audio.
+    assert _windows(pairs) == _windows(singles) and _windows(pairs)
+    acks = [out.message["seq"] for out in pairs if isinstance(out, Send) and out.message["type"] == "ack"]
+    assert acks == list(range(1, len(audio), 2))
+    assert paired.windowers[0].next_seq == len(audio)
+
+
+def test_a_resent_message_that_overlaps_what_is_held_keeps_only_the_new_frame():
+    s = started()
+    send_frames(s, range(3))
+    assert outputs(s.audio, frame(2, pcm=QUIET * 2), now=0.0) == [ack(3)]
+    assert s.windowers[0].next_seq == 4
+    assert outputs(s.audio, frame(0, pcm=QUIET * 3), now=0.0) == [ack(2)]  # all held: acked, dropped
+    assert s.windowers[0].next_seq == 4
+
+
+def test_a_message_that_starts_past_the_expected_frame_asks_for_a_resend():
+    s = started()
+    send_frames(s, range(2))
+    assert outputs(s.audio, frame(3, pcm=QUIET * 2), now=0.0) == [
+        error_frame("seq_gap", "resend from the expected frame", ch=0, expected=2)
+    ]
+    assert s.windowers[0].next_seq == 2
+
+
+def test_a_message_across_the_maximum_length_keeps_the_frames_before_it_then_closes():
+    s = started(limits=Limits(max_frame_bytes=64 * 1024, rate_x=2.5, burst_s=30.0, max_frames=5))
+    send_frames(s, range(3))
+    assert outputs(s.audio, frame(3, pcm=QUIET * 3), now=0.0) == [ack(4), Close(protocol.CLOSE_TOO_LONG)]
+    assert s.windowers[0].next_seq == 5
+
+
+def test_a_message_across_the_self_mode_cap_keeps_the_frames_before_it_then_stops():
+    limits = Limits(max_frame_bytes=64 * 1024, rate_x=2.5, burst_s=30.0, max_frames=4, self_mode=True)
+    s = started(limits=limits)
+    send_frames(s, range(3))
+    detail = "a recap in your own voice is 5 min at most"
+    assert outputs(s.audio, frame(3, pcm=QUIET * 2), now=0.0) == [
+        ack(3),
+        error_frame("self_limit", detail),
+        Stop(),
+    ]
+
+
+def test_a_message_spends_the_rate_budget_of_every_frame_it_carries():
+    # 1 s of burst at 2.5x: five frames one by one, or one message of five, but not two messages of five.
+    limits = Limits(max_frame_bytes=64 * 1024, rate_x=2.5, burst_s=1.0, max_frames=54_000)
+    s = started(limits=limits)
+    assert outputs(s.audio, frame(0, pcm=QUIET * 5), now=0.0)[0] == ack(4)
+    assert outputs(s.audio, frame(5, pcm=QUIET * 5), now=0.0) == [Close(protocol.CLOSE_RATE)]

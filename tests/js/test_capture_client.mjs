@@ -34,15 +34,26 @@ function fakeSocketClass(sockets) {
     serverSays(msg) { this.onmessage?.({ data: JSON.stringify(msg) }); }
     serverCloses(code) { this.readyState = 3; this.onclose?.({ code }); }
     json() { return this.sent.filter((d) => typeof d === "string").map((d) => JSON.parse(d)); }
+    // The binary messages, each split into its frames (a message carries 1 or 2).
     frames() {
-      return this.sent.filter((d) => typeof d !== "string").map((d) => {
+      return this.sent.filter((d) => typeof d !== "string").flatMap((d) => {
         const v = new DataView(d);
-        return { version: v.getUint8(0), ch: v.getUint8(1), flags: v.getUint16(2, true), seq: v.getUint32(4, true), bytes: d.byteLength, first: v.getInt16(8, true) };
+        const count = (d.byteLength - 8) / 6400;
+        return Array.from({ length: count }, (_, k) => ({
+          version: v.getUint8(0), ch: v.getUint8(1), flags: v.getUint16(2, true), seq: v.getUint32(4, true) + k,
+          bytes: 8 + 6400, first: v.getInt16(8 + 6400 * k, true), message: d,
+        }));
       });
     }
-    // Everything sent, in order: "hello", "stop", ... for text, "f<ch>:<seq>" for frames.
+    // Frames per binary message, in order.
+    messageSizes() { return this.sent.filter((d) => typeof d !== "string").map((d) => (d.byteLength - 8) / 6400); }
+    // Everything sent, in order: "hello", "stop", ... for text, "f<ch>:<seq>" for each frame.
     log() {
-      return this.sent.map((d) => (typeof d === "string" ? JSON.parse(d).type : `f${new DataView(d).getUint8(1)}:${new DataView(d).getUint32(4, true)}`));
+      return this.sent.flatMap((d) => {
+        if (typeof d === "string") return [JSON.parse(d).type];
+        const v = new DataView(d);
+        return Array.from({ length: (d.byteLength - 8) / 6400 }, (_, k) => `f${v.getUint8(1)}:${v.getUint32(4, true) + k}`);
+      });
     }
   };
 }
@@ -86,15 +97,17 @@ test("a two-channel session: send, commit, drop and resend, pause, stop, done", 
 
   ws.serverSays({ type: "welcome", status: "recording", commit: { 0: -1, 1: -1 }, next: { 0: 0, 1: 0 } });
 
-  await t.test("burst of 2 per channel after welcome, interleaved in seq order", () => {
+  await t.test("after welcome, one message of two frames per channel, channels in step", () => {
     const f = ws.frames();
-    assert.deepEqual(f.map((x) => `${x.ch}:${x.seq}`), ["0:0", "1:0", "0:1", "1:1"]);
-    for (const x of f) assert.deepEqual([x.bytes, x.version, x.flags], [6408, 1, 0]);
+    assert.deepEqual(f.map((x) => `${x.ch}:${x.seq}`), ["0:0", "0:1", "1:0", "1:1"]);
+    assert.deepEqual(ws.messageSizes(), [2, 2]);
+    assert.equal(f[0].message.byteLength, 8 + 2 * 6400);
+    for (const x of f) assert.deepEqual([x.version, x.flags], [1, 0]);
   });
 
-  await t.test("the paced remainder goes out shortly after; state connected", async () => {
+  await t.test("a lone frame waits for the next one rather than going alone; state connected", async () => {
     await sleep(250);
-    assert.equal(ws.frames().length, 6);
+    assert.equal(ws.frames().length, 4, "frame 2 of each channel waits for frame 3");
     assert.ok(events.some((e) => e.type === "state" && e.connection === "connected"));
   });
 
@@ -119,13 +132,14 @@ test("a two-channel session: send, commit, drop and resend, pause, stop, done", 
   await t.test("resends from the server's next, lowest seq first", async () => {
     ws2.serverSays({ type: "welcome", status: "recording", commit: { 0: 1, 1: 0 }, next: { 0: 2, 1: 3 } });
     await sleep(250);
-    assert.deepEqual(ws2.frames().map((x) => `${x.ch}:${x.seq}:${x.first}`), ["0:2:2", "0:3:3", "1:3:103"]);
+    // Channel 1 has only frame 3 to send: it waits for the next one.
+    assert.deepEqual(ws2.frames().map((x) => `${x.ch}:${x.seq}:${x.first}`), ["0:2:2", "0:3:3"]);
   });
 
   await t.test("seq_gap resends from expected", async () => {
     ws2.serverSays({ type: "error", code: "seq_gap", ch: 0, expected: 2, detail: "" });
     await sleep(250);
-    assert.deepEqual(ws2.frames().slice(3).map((x) => `${x.ch}:${x.seq}`), ["0:2", "0:3"]);
+    assert.deepEqual(ws2.frames().slice(2).map((x) => `${x.ch}:${x.seq}`), ["0:2", "0:3"]);
   });
 
   await t.test("pause is sent; no frames while paused", async () => {
@@ -133,22 +147,28 @@ test("a two-channel session: send, commit, drop and resend, pause, stop, done", 
     c.acceptFrame(0, frame(4)); // in flight from the worklet when pause was pressed
     await sleep(250);
     assert.equal(ws2.json().at(-1).type, "pause");
-    assert.equal(ws2.frames().length, 5);
+    assert.equal(ws2.frames().length, 4);
   });
 
-  await t.test("resume sends the frame held back during pause", async () => {
+  await t.test("after resume the frame held back during pause goes out with the next one", async () => {
     c.resume();
     await sleep(5);
     assert.equal(ws2.json().at(-1).type, "resume");
-    assert.equal(ws2.frames().at(-1).seq, 4);
+    assert.equal(ws2.frames().length, 4, "a lone frame still waits");
+    c.acceptFrame(0, frame(5)); // ch0 seq 5
+    await sleep(5);
+    assert.deepEqual(ws2.frames().slice(4).map((x) => `${x.ch}:${x.seq}:${x.first}`), ["0:4:4", "0:5:5"]);
   });
 
-  await t.test("stop goes out after the last frames", async () => {
-    c.acceptFrame(0, frame(5)); c.acceptFrame(1, frame(104)); // ch0 seq 5, ch1 seq 4
+  await t.test("stop sends the lone frames left, then stop", async () => {
+    c.acceptFrame(1, frame(104)); // ch1 seq 4: with seq 3, a pair
+    c.acceptFrame(0, frame(6)); // ch0 seq 6: alone, goes out only because of Stop
     await c.stop();
     await sleep(250);
     const log = ws2.log();
     assert.equal(log.at(-1), "stop");
+    assert.ok(log.indexOf("stop") > log.lastIndexOf("f0:6"), log.slice(-4).join(" "));
+    assert.equal(ws2.messageSizes().at(-1), 1, "the lone frame, alone");
     assert.ok(log.indexOf("stop") > log.lastIndexOf("f0:5"), log.slice(-4).join(" "));
     assert.ok(log.indexOf("stop") > log.lastIndexOf("f1:4"), log.slice(-4).join(" "));
   });
@@ -161,7 +181,7 @@ test("a two-channel session: send, commit, drop and resend, pause, stop, done", 
     assert.ok(ws3, "a third socket was opened");
     ws3.serverSays({ type: "welcome", status: "ending", commit: { 0: 3, 1: 3 }, next: { 0: 5, 1: 4 } });
     await sleep(250);
-    assert.deepEqual(ws3.log(), ["hello", "f1:4", "f0:5", "stop"]);
+    assert.deepEqual(ws3.log(), ["hello", "f1:4", "f0:5", "f0:6", "stop"]);
   });
 
   await t.test("progress and done events; the connection closes and stays closed", async () => {
@@ -172,8 +192,8 @@ test("a two-channel session: send, commit, drop and resend, pause, stop, done", 
     assert.equal(c.connection, "closed");
     // The recap exists: closing the tab is safe now, and late audio is ignored.
     assert.equal(c.hasUnsavedAudio, false);
-    c.acceptFrame(0, frame(6));
-    assert.equal(c.frames[0].has(6), false);
+    c.acceptFrame(0, frame(7));
+    assert.equal(c.frames[0].has(7), false);
     await sleep(1100);
     assert.equal(sockets.length, 3, "no reconnect after done");
   });
@@ -182,14 +202,13 @@ test("a two-channel session: send, commit, drop and resend, pause, stop, done", 
 test("a reloaded page continues the server's numbering instead of restarting at 0", async (t) => {
   const { c, sockets } = newClient(t, [0]);
   c.acceptFrame(0, frame(7));
+  c.acceptFrame(0, frame(8));
   c.connect();
   await sleep(5);
   sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: 40 }, next: { 0: 50 } });
-  const first = sockets[0].frames()[0];
-  assert.ok(first, "a frame was sent");
-  assert.deepEqual([first.seq, first.first], [50, 7]);
-  // The timer continues from the server's figures too: 50 frames it holds plus the new one.
-  assert.equal(c.recordedSeconds.toFixed(1), "10.2");
+  assert.deepEqual(sockets[0].frames().map((f) => [f.seq, f.first]), [[50, 7], [51, 8]]);
+  // The timer continues from the server's figures too: 50 frames it holds plus the two new ones.
+  assert.equal(c.recordedSeconds.toFixed(1), "10.4");
 });
 
 test("backlog warning after 10 minutes unconfirmed, every frame still kept", (t) => {
@@ -267,10 +286,11 @@ test("4408 (another tab took over): no reconnect, no loop; reclaim() numbers fro
   await sleep(5);
   assert.equal(sockets.length, 2);
   c.acceptFrame(0, frame(7));
+  c.acceptFrame(0, frame(8));
   sockets[1].serverSays({ type: "welcome", status: "recording", commit: { 0: 9 }, next: { 0: 40 } });
   await sleep(5);
-  assert.deepEqual(sockets[1].frames().map((f) => f.seq), [40], "new audio continues after the other tab's");
-  assert.equal(c.recordedSeconds, 41 * 0.2);
+  assert.deepEqual(sockets[1].frames().map((f) => f.seq), [40, 41], "new audio continues after the other tab's");
+  assert.equal(c.recordedSeconds, 42 * 0.2);
 });
 
 test("a reloaded page takes back the encrypted backlog: resends what the server lacks, numbers new audio after it", async (t) => {
@@ -298,11 +318,12 @@ test("a reloaded page takes back the encrypted backlog: resends what the server 
   second.c.connect();
   await sleep(5);
   second.c.acceptFrame(0, frame(100)); // new audio, made before the welcome numbers it
+  second.c.acceptFrame(0, frame(101));
   second.sockets[0].serverSays({ type: "welcome", status: "recording", commit: { 0: 1 }, next: { 0: 4 } });
   await sleep(300);
   const sent = second.sockets[0].frames();
-  assert.deepEqual(sent.map((f) => f.seq), [4, 5, 6]);
-  assert.deepEqual(sent.map((f) => f.first), [4, 5, 100], "the kept audio itself, then the new frame after it");
+  assert.deepEqual(sent.map((f) => f.seq), [4, 5, 6, 7]);
+  assert.deepEqual(sent.map((f) => f.first), [4, 5, 100, 101], "the kept audio itself, then the new frames after it");
 
   // Done: the backlog is cleared; a wrong key finds nothing (and removes what it cannot read).
   second.sockets[0].serverSays({ type: "done", recap_url: "/recaps/x/" });
@@ -356,9 +377,10 @@ test("4503 before any welcome (busy at the door): no reconnect, the microphone l
   await sleep(5);
   assert.equal(sockets.length, 2);
   c.acceptFrame(0, frame(2));
+  c.acceptFrame(0, frame(3));
   sockets[1].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 0 } });
   await sleep(5);
-  assert.deepEqual(sockets[1].frames().map((f) => [f.seq, f.first]), [[0, 2]], "only the retried recording's audio, from seq 0");
+  assert.deepEqual(sockets[1].frames().map((f) => [f.seq, f.first]), [[0, 2], [1, 3]], "only the retried recording's audio, from seq 0");
 });
 
 test("4503 after a welcome: the recording goes on and the client reconnects, keeping every frame", async (t) => {
@@ -375,7 +397,8 @@ test("4503 after a welcome: the recording goes on and the client reconnects, kee
   assert.equal(sockets.length, 2, "reconnected");
   assert.ok(!events.some((e) => e.type === "busy"));
   sockets[1].serverSays({ type: "welcome", status: "recording", commit: { 0: -1 }, next: { 0: 1 } });
+  c.acceptFrame(0, frame(4));
   await sleep(300);
-  assert.deepEqual(sockets[1].frames().map((f) => f.seq), [1, 2, 3], "resent from the server's next");
-  assert.equal(c.frames[0].size, 4, "kept until committed");
+  assert.deepEqual(sockets[1].frames().map((f) => f.seq), [1, 2, 3, 4], "resent from the server's next");
+  assert.equal(c.frames[0].size, 5, "kept until committed");
 });

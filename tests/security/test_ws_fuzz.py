@@ -74,16 +74,22 @@ def _expected_refusal(data: bytes) -> str | None:
         return "bad_version"
     if data[1] not in (0, 1):
         return "bad_channel"
-    if len(data) - 8 != 6400:
+    payload = len(data) - 8
+    if payload == 0 or payload % 6400 or payload > 5 * 6400:  # 1 to 5 whole frames
         return "bad_payload"
     return None
 
 
 def _mutations(rng: random.Random):
-    good = encode_frame(channel=rng.choice((0, 1)), seq=rng.getrandbits(32), pcm=rng.randbytes(FRAME_BYTES))
-    choice = rng.randrange(8)
+    frames = rng.choice((1, 1, 2, 5))
+    good = encode_frame(
+        channel=rng.choice((0, 1)), seq=rng.getrandbits(32), pcm=rng.randbytes(frames * FRAME_BYTES)
+    )
+    choice = rng.randrange(9)
     if choice == 0:
-        return rng.randbytes(rng.choice((0, 1, 7, 8, 9, 64, 6407, 6408, 6409, 70000)))
+        return rng.randbytes(rng.choice((0, 1, 7, 8, 9, 64, 6407, 6408, 6409, 12808, 32008, 38408, 70000)))
+    if choice == 7:  # one frame more than a message may carry
+        return good[:8] + rng.randbytes(6 * FRAME_BYTES)
     if choice == 1:
         return good[: rng.randrange(len(good) + 1)]
     if choice == 2:
@@ -94,11 +100,11 @@ def _mutations(rng: random.Random):
     if choice == 4:
         return HEADER.pack(
             rng.randrange(256), rng.randrange(256), rng.getrandbits(16), rng.getrandbits(32)
-        ) + (rng.randbytes(rng.choice((0, 6399, 6400, 6401))))
+        ) + (rng.randbytes(rng.choice((0, 6399, 6400, 6401, 12800, 12801))))
     if choice == 5:
         return bytearray(good)  # the socket may hand over any bytes-like object
     if choice == 6:
-        return memoryview(good)[: rng.choice((8, 6408, len(good)))]
+        return memoryview(good)[: rng.choice((8, 6408, 6409, len(good)))]
     return good
 
 

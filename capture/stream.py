@@ -211,27 +211,25 @@ class Stream:
                     "seq_gap", "resend from the expected frame", ch=frame.channel, expected=windower.next_seq
                 )
             self._assert_recording()
+        first_new = windower.next_seq
         closed: list[ClosedWindow] = []
-        held_upto = frame.last_seq
         limit: list[Output] = []
-        pushed_any = False
         for seq, pcm in frame.frames():
             if seq < windower.next_seq:
                 continue  # already held (in memory or queued): a resend after a reconnect, dropped
             if seq >= self.limits.max_frames:
-                held_upto = seq - 1
                 limit = self._over_the_limit()
                 break
             closed += self._hold()
             pushed = windower.push(seq=seq, pcm=pcm)
-            pushed_any = True
             self._waiting.extend((w.channel, w.seq_last) for w in pushed if not w.is_silence)
             closed += pushed
         # Acked only once its window is queued: a window refused to a stale writer is never acked.
         outputs: list[Output] = [Queue(tuple(closed))] if closed else []
+        held_upto = min(frame.last_seq, windower.next_seq - 1)  # short of the message past the limit
         if held_upto >= frame.seq:
             outputs.append(Send({"type": "ack", "ch": frame.channel, "seq": held_upto}))
-        if pushed_any and windower.speech_active != self.speech.get(frame.channel):
+        if windower.next_seq > first_new and windower.speech_active != self.speech.get(frame.channel):
             self.speech[frame.channel] = windower.speech_active
             outputs.append(Send({"type": "speech", "ch": frame.channel, "active": windower.speech_active}))
         return outputs + limit
